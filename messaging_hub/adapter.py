@@ -1,0 +1,196 @@
+"""The provider-neutral client: four operations every adapter implements.
+
+:class:`Adapter` is what :func:`messaging_hub.connect` returns. It checks
+capabilities, input and the client's state before any I/O, then calls the
+provider-specific ``_send`` / ``_sessions`` / ``_history`` / ``_delete``.
+``adapter.native`` is the provider's full native client.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+import aiohttp
+
+from .errors import ClientClosed, InvalidRequest, UnsupportedOperation
+from .models import Message, Outgoing, Receipt, Session
+from .pagination import take
+
+__all__ = ["Adapter", "Capability"]
+
+NativeT = TypeVar("NativeT")
+
+
+class Capability(enum.Flag):
+    """What an adapter can do; test with ``Capability.DELETE in client.capabilities``."""
+
+    SEND = enum.auto()
+    SESSIONS = enum.auto()
+    HISTORY = enum.auto()
+    DELETE = enum.auto()
+    ATTACHMENTS = enum.auto()
+    """Send messages with files."""
+    GROUP = enum.auto()
+    """Send one message to several recipients in one conversation."""
+    DERIVED_SESSIONS = enum.auto()
+    """Sessions are derived from recent history, not stored by the provider."""
+    MESSAGE_DELETE = enum.auto()
+    """``delete`` also accepts a single :class:`Message`."""
+
+
+class Adapter(ABC, Generic[NativeT]):
+    """Base of every provider adapter; see the module docstring.
+
+    Subclasses set ``provider``, ``capabilities``, ``session_filters`` and
+    ``history_filters`` (the keyword filters they accept) and implement the
+    underscored operations.
+    """
+
+    provider: ClassVar[str]
+    capabilities: ClassVar[Capability]
+    session_filters: ClassVar[frozenset[str]] = frozenset()
+    history_filters: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, native: NativeT) -> None:
+        self._native = native
+        self._closed = False
+
+    @classmethod
+    @abstractmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    ) -> Self:
+        """Build the adapter from configuration options (raises ConfigError)."""
+
+    @property
+    def native(self) -> NativeT:
+        """The provider's native client, one method per documented endpoint."""
+        return self._native
+
+    # -- the four operations ------------------------------------------------
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        """Send a message; the receipt's ``session_id`` continues the conversation."""
+        self._require(Capability.SEND, "send")
+        if not isinstance(outgoing, Outgoing):
+            raise InvalidRequest("send() takes an Outgoing", provider=self.provider)
+        if outgoing.attachments and Capability.ATTACHMENTS not in self.capabilities:
+            raise UnsupportedOperation("attachments", provider=self.provider)
+        if len(outgoing.to) > 1 and Capability.GROUP not in self.capabilities:
+            raise UnsupportedOperation("sending to several recipients", provider=self.provider)
+        return await self._send(outgoing)
+
+    def sessions(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[Session]:
+        """Iterate over conversations, most recent first, paging transparently."""
+        self._require(Capability.SESSIONS, "sessions")
+        self._check_limit(limit)
+        self._check_filters(filters, self.session_filters, "sessions")
+        return take(self._sessions(limit=limit, **filters), limit)
+
+    def history(
+        self, session: str | Session, *, limit: int | None = None, **filters: Any
+    ) -> AsyncIterator[Message]:
+        """Iterate over one conversation's messages, newest first, each once."""
+        self._require(Capability.HISTORY, "history")
+        self._check_limit(limit)
+        self._check_filters(filters, self.history_filters, "history")
+        session_id = session.id if isinstance(session, Session) else session
+        if not isinstance(session_id, str) or not session_id:
+            raise InvalidRequest(
+                "history() needs a session id", field="session", provider=self.provider
+            )
+        return take(self._history(session_id, limit=limit, **filters), limit)
+
+    async def delete(self, target: str | Session | Message) -> None:
+        """Delete a conversation (or, where supported, one message)."""
+        self._require(Capability.DELETE, "delete")
+        if isinstance(target, Message):
+            if Capability.MESSAGE_DELETE not in self.capabilities:
+                raise UnsupportedOperation("deleting a single message", provider=self.provider)
+        elif isinstance(target, Session):
+            pass
+        elif not isinstance(target, str) or not target:
+            raise InvalidRequest(
+                "delete() takes a session id, a Session or a Message", provider=self.provider
+            )
+        await self._delete(target)
+
+    # -- to implement -----------------------------------------------------
+    @abstractmethod
+    async def _send(self, outgoing: Outgoing) -> Receipt: ...
+
+    def _sessions(self, *, limit: int | None, **filters: Any) -> AsyncIterator[Session]:
+        raise UnsupportedOperation("sessions", provider=self.provider)
+
+    def _history(
+        self, session_id: str, *, limit: int | None, **filters: Any
+    ) -> AsyncIterator[Message]:
+        raise UnsupportedOperation("history", provider=self.provider)
+
+    async def _delete(self, target: str | Session | Message) -> None:
+        raise UnsupportedOperation("delete", provider=self.provider)
+
+    @abstractmethod
+    async def _aclose(self) -> None:
+        """Close the native client's transport."""
+
+    # -- lifecycle ----------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close connections (and revoke tokens the library obtained)."""
+        if not self._closed:
+            self._closed = True
+            await self._aclose()
+
+    async def __aenter__(self) -> Self:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- checks -------------------------------------------------------------
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("this client was closed; create a new one", provider=self.provider)
+
+    def _require(self, capability: Capability, operation: str) -> None:
+        self._ensure_open()
+        if capability not in self.capabilities:
+            raise UnsupportedOperation(operation, provider=self.provider)
+
+    def _check_limit(self, limit: int | None) -> None:
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidRequest(
+                f"limit must be a positive int or None, got {limit!r}",
+                field="limit",
+                provider=self.provider,
+            )
+
+    def _check_filters(self, filters: Mapping[str, Any], allowed: frozenset[str], op: str) -> None:
+        unknown = sorted(set(filters) - allowed)
+        if unknown:
+            raise InvalidRequest(
+                f"{op}() does not accept {', '.join(unknown)}; "
+                f"accepted filters: {', '.join(sorted(allowed)) or 'none'}",
+                field=unknown[0],
+                provider=self.provider,
+            )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__name__} provider={self.provider!r} {state}>"

@@ -1,0 +1,146 @@
+"""Configuration from mappings, environment variables and TOML files.
+
+Adapters declare their options as attrs classes; :func:`structure_options`
+builds one from a mapping with cattrs, wrapping credentials in
+:class:`~messaging_hub.secret.Secret` and reporting the offending key in a
+:class:`~messaging_hub.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+
+from .errors import ConfigError
+from .secret import Secret
+
+__all__ = ["from_env", "from_toml", "structure_options"]
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _secret(value: Any, _: type) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a non-empty string")
+    return Secret(value)
+
+
+def _str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # TOML/env users write extensions as numbers
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+def _zone(value: Any, _: type) -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r}") from exc
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(bool, _bool)
+    conv.register_structure_hook(Secret, _secret)
+    conv.register_structure_hook(str, _str)
+    conv.register_structure_hook(ZoneInfo, _zone)
+    return conv
+
+
+_converter = _make_converter()
+
+
+def _first_key(exc: BaseException) -> tuple[str | None, str]:
+    """Dig the failing option name and reason out of a cattrs error tree."""
+    if isinstance(exc, ForbiddenExtraKeysError):
+        key = sorted(exc.extra_fields)[0]
+        return key, "unknown option"
+    if isinstance(exc, ConfigError):
+        return exc.key, exc.message
+    if isinstance(exc, ClassValidationError):
+        for sub in exc.exceptions:
+            note = next(
+                (n for n in getattr(sub, "__notes__", []) if hasattr(n, "name")), None
+            )
+            key, reason = _first_key(sub)
+            if note is not None:
+                name = str(getattr(note, "name", ""))
+                if isinstance(sub, KeyError):
+                    return name, "required option missing"
+                return name, reason
+            return key, reason
+    if isinstance(exc, KeyError):
+        return str(exc.args[0]) if exc.args else None, "required option missing"
+    return None, str(exc) or type(exc).__name__
+
+
+def structure_options(cls: type[T], options: Mapping[str, Any], *, provider: str) -> T:
+    """Build the options class ``cls`` from ``options`` or raise ConfigError."""
+    if not isinstance(options, Mapping):
+        raise ConfigError("options must be a mapping", provider=provider)
+    try:
+        return _converter.structure(dict(options), cls)
+    except ConfigError as exc:
+        exc.provider = exc.provider or provider
+        raise
+    except (ClassValidationError, ForbiddenExtraKeysError, ValueError, TypeError) as exc:
+        key, reason = _first_key(exc)
+        where = f"option {key!r}" if key else "options"
+        raise ConfigError(f"{where}: {reason}", key=key, provider=provider) from None
+
+
+def from_env(
+    environ: Mapping[str, str] | None = None, *, prefix: str = "MESSAGING_HUB_"
+) -> dict[str, Any]:
+    """Options from environment variables: ``MESSAGING_HUB_PROVIDER``,
+    ``MESSAGING_HUB_ACCESS_TOKEN``, ... become ``provider``, ``access_token``."""
+    env = os.environ if environ is None else environ
+    return {
+        name[len(prefix) :].lower(): value
+        for name, value in env.items()
+        if name.startswith(prefix) and len(name) > len(prefix)
+    }
+
+
+def from_toml(path: str | os.PathLike[str], *, table: str | None = "messaging_hub") -> dict[str, Any]:
+    """Options from a TOML file; ``table`` is a dotted table name (or None for the root)."""
+    try:
+        data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{os.fspath(path)!r} is not valid TOML: {exc}") from None
+    if table:
+        for part in table.split("."):
+            if not isinstance(data, dict) or part not in data:
+                raise ConfigError(f"{os.fspath(path)!r} has no [{table}] table", key=table)
+            data = data[part]
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{table}] in {os.fspath(path)!r} is not a table", key=table)
+    return dict(data)

@@ -1,0 +1,290 @@
+"""Shared, provider-neutral models: what users send and get back.
+
+All classes are frozen and slotted. Objects built from a provider's answer
+keep that answer in ``raw`` (left out of equality and repr) as an escape
+hatch for fields the shared model does not carry.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .errors import InvalidRequest
+
+__all__ = [
+    "Address",
+    "AddressKind",
+    "Attachment",
+    "Direction",
+    "Message",
+    "MessageKind",
+    "MessageStatus",
+    "Outgoing",
+    "Receipt",
+    "Session",
+]
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_DIGITS = re.compile(r"^\d+$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+# Extensions are short dial strings (PBX users, RingCentral extension numbers).
+_MAX_EXTENSION_DIGITS = 6
+
+
+class AddressKind(enum.Enum):
+    """What an :class:`Address` value is."""
+
+    PHONE = "phone"
+    """A phone number in E.164 (``+18585551234``)."""
+    EXTENSION = "extension"
+    """A short internal number (``1004``)."""
+    JID = "jid"
+    """An XMPP address (``alice@example.com[/resource]``)."""
+    USER = "user"
+    """A provider-specific user id (``1004@acme``, a numeric account id)."""
+
+
+@attrs.frozen
+class Address:
+    """A party of a conversation: a phone number, extension, JID or user id.
+
+    Build one with :meth:`phone`, :meth:`extension`, :meth:`jid`,
+    :meth:`user`, or let :meth:`parse` guess from a string.
+    """
+
+    value: str
+    kind: AddressKind
+
+    @classmethod
+    def phone(cls, number: str) -> Address:
+        """A phone number, normalised to E.164; national punctuation is removed."""
+        compact = _PHONE_PUNCTUATION.sub("", number.strip())
+        if not compact.startswith("+") and _DIGITS.match(compact) and len(compact) >= 10:
+            compact = "+" + compact
+        if not _E164.match(compact):
+            raise InvalidRequest(
+                f"{number!r} is not a phone number in E.164 form (+ and 7-15 digits)",
+                field="to",
+            )
+        return cls(compact, AddressKind.PHONE)
+
+    @classmethod
+    def extension(cls, number: str) -> Address:
+        """A short internal extension number."""
+        value = number.strip()
+        if not value or not _DIGITS.match(value) or len(value) > _MAX_EXTENSION_DIGITS:
+            raise InvalidRequest(f"{number!r} is not an extension number", field="to")
+        return cls(value, AddressKind.EXTENSION)
+
+    @classmethod
+    def jid(cls, jid: str) -> Address:
+        """An XMPP address (validated by the adapter that uses it)."""
+        value = jid.strip()
+        if not value or "@" not in value:
+            raise InvalidRequest(f"{jid!r} is not a JID (localpart@domain)", field="to")
+        return cls(value, AddressKind.JID)
+
+    @classmethod
+    def user(cls, user_id: str) -> Address:
+        """A provider-specific user id."""
+        value = user_id.strip()
+        if not value:
+            raise InvalidRequest("a user id must not be empty", field="to")
+        return cls(value, AddressKind.USER)
+
+    @classmethod
+    def parse(cls, text: str | Address) -> Address:
+        """Guess the kind: ``+...`` or 7+ digits is a phone, up to 6 digits an
+        extension, ``local@domain`` a JID; anything else is rejected."""
+        if isinstance(text, Address):
+            return text
+        if not isinstance(text, str):
+            raise InvalidRequest(f"{text!r} is not an address", field="to")
+        value = text.strip()
+        if not value:
+            raise InvalidRequest("an address must not be empty", field="to")
+        if "@" in value:
+            return cls.jid(value)
+        compact = _PHONE_PUNCTUATION.sub("", value)
+        if compact.startswith("+"):
+            return cls.phone(value)
+        if _DIGITS.match(compact):
+            if len(compact) <= _MAX_EXTENSION_DIGITS:
+                return cls.extension(compact)
+            return cls.phone(value)
+        raise InvalidRequest(
+            f"{text!r} is neither a phone number, an extension nor a JID", field="to"
+        )
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _addresses(values: Iterable[str | Address] | str | Address) -> tuple[Address, ...]:
+    if isinstance(values, str | Address):
+        values = [values]
+    return tuple(Address.parse(v) for v in values)
+
+
+def _optional_address(value: str | Address | None) -> Address | None:
+    return None if value is None else Address.parse(value)
+
+
+class MessageKind(enum.Enum):
+    """The kind of message; ``AUTO`` lets the adapter choose from the recipients."""
+
+    AUTO = "auto"
+    CHAT = "chat"
+    SMS = "sms"
+    MMS = "mms"
+    PAGER = "pager"
+    FAX = "fax"
+    VOICEMAIL = "voicemail"
+    OTHER = "other"
+
+
+class Direction(enum.Enum):
+    """Whether a message came in or went out, seen from the account."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    UNKNOWN = "unknown"
+
+
+class MessageStatus(enum.Enum):
+    """A message's delivery state, mapped from each provider's vocabulary."""
+
+    ACCEPTED = "accepted"
+    """Taken by the provider for processing; no further state known yet."""
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RECEIVED = "received"
+    READ = "read"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Attachment:
+    """A file sent with or received in a message.
+
+    Outgoing attachments carry ``content``; received ones usually carry a
+    provider ``url`` or ``id`` to download from (see the adapter's native
+    client) and ``content`` is ``None``.
+    """
+
+    content_type: str
+    content: bytes | None = attrs.field(default=None, repr=False)
+    filename: str | None = None
+    size: int | None = None
+    url: str | None = None
+    id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if "/" not in self.content_type:
+            raise InvalidRequest(
+                f"{self.content_type!r} is not a media type (type/subtype)",
+                field="attachments",
+            )
+        if self.content is not None and self.size is None:
+            object.__setattr__(self, "size", len(self.content))
+
+
+def _text(value: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest("text must be a str", field="text")
+    return value
+
+
+@attrs.frozen
+class Outgoing:
+    """A message to send.
+
+    ``to`` accepts strings (parsed by :meth:`Address.parse`) or addresses.
+    ``session_id`` continues an existing conversation; ``kind`` forces a
+    message type where the provider has several (SMS, pager, fax, ...).
+    """
+
+    to: tuple[Address, ...] = attrs.field(converter=_addresses)
+    text: str = attrs.field(default="", converter=_text)
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=tuple)
+    sender: Address | None = attrs.field(default=None, converter=_optional_address)
+    kind: MessageKind = MessageKind.AUTO
+    session_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.to:
+            raise InvalidRequest("a message needs at least one recipient", field="to")
+        if len(set(self.to)) != len(self.to):
+            raise InvalidRequest("the same recipient is listed twice", field="to")
+        if not self.text and not self.attachments:
+            raise InvalidRequest("a message needs text or an attachment", field="text")
+        if not isinstance(self.kind, MessageKind):
+            raise InvalidRequest(f"{self.kind!r} is not a MessageKind", field="kind")
+        for attachment in self.attachments:
+            if not isinstance(attachment, Attachment) or attachment.content is None:
+                raise InvalidRequest(
+                    "outgoing attachments must be Attachment objects with content",
+                    field="attachments",
+                )
+
+
+@attrs.frozen
+class Receipt:
+    """What the provider said about a send.
+
+    ``session_id`` is always set, so the next :class:`Outgoing` can pass it
+    to continue the conversation. ``message_ids`` is empty when the
+    provider accepted the send without naming the message.
+    """
+
+    session_id: str
+    provider: str
+    status: MessageStatus = MessageStatus.ACCEPTED
+    message_ids: tuple[str, ...] = ()
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Session:
+    """A conversation: its participants and its latest activity."""
+
+    id: str
+    provider: str
+    participants: tuple[Address, ...] = ()
+    name: str | None = None
+    kind: MessageKind = MessageKind.OTHER
+    last_activity: datetime | None = None
+    last_text: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Message:
+    """One message of a conversation; ``created_at`` is an aware UTC datetime."""
+
+    id: str
+    session_id: str
+    provider: str
+    created_at: datetime
+    direction: Direction = Direction.UNKNOWN
+    sender: Address | None = None
+    recipients: tuple[Address, ...] = ()
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    status: MessageStatus = MessageStatus.UNKNOWN
+    kind: MessageKind = MessageKind.OTHER
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+def recipients_of(values: Sequence[str | Address]) -> tuple[Address, ...]:
+    """Parse a list of recipients the way :class:`Outgoing` does."""
+    return _addresses(values)

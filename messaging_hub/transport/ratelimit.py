@@ -1,0 +1,93 @@
+"""Client-side pacing, so bursts do not trip a provider's limits.
+
+:class:`RateLimiter` spaces requests so that no more than ``limit`` start in
+any ``window`` seconds (a sliding log). :meth:`RateLimiter.pause_until`
+lets a provider's headers (remaining = 0, ``Retry-After``) hold everyone
+back. :class:`GroupedRateLimiter` keeps one limiter per named group, as
+RingCentral's usage plan has Light/Medium/Heavy/Auth groups.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+import anyio
+
+__all__ = ["GroupedRateLimiter", "RateLimiter"]
+
+
+class RateLimiter:
+    """At most ``limit`` acquisitions in any ``window`` seconds."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._starts: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock: anyio.Lock | None = None
+
+    def _wait_time(self) -> float:
+        now = self._clock()
+        while self._starts and now - self._starts[0] >= self.window:
+            self._starts.popleft()
+        wait = self._paused_until - now
+        if len(self._starts) >= self.limit:
+            wait = max(wait, self._starts[0] + self.window - now)
+        return max(0.0, wait)
+
+    async def acquire(self) -> None:
+        """Wait until a request may start, then count it."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        # One waiter at a time keeps the order fair (first come, first served).
+        async with self._lock:
+            while (wait := self._wait_time()) > 0:
+                await anyio.sleep(wait)
+            self._starts.append(self._clock())
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold every acquisition until ``deadline`` (on this limiter's clock)."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold every acquisition for ``seconds`` from now."""
+        self.pause_until(self._clock() + max(0.0, seconds))
+
+    def resize(self, limit: int, window: float) -> None:
+        """Adopt a limit the provider announced (e.g. ``X-Rate-Limit-Limit``)."""
+        if limit >= 1 and window > 0:
+            self.limit = limit
+            self.window = window
+
+
+class GroupedRateLimiter:
+    """One :class:`RateLimiter` per named group; unknown groups are not paced."""
+
+    def __init__(self, groups: Mapping[str, tuple[int, float]]) -> None:
+        self._limiters = {
+            name: RateLimiter(limit, window) for name, (limit, window) in groups.items()
+        }
+
+    def __getitem__(self, group: str) -> RateLimiter:
+        return self._limiters[group]
+
+    def get(self, group: str | None) -> RateLimiter | None:
+        """The limiter of ``group``, or ``None``."""
+        return None if group is None else self._limiters.get(group)
+
+    async def acquire(self, group: str | None) -> None:
+        """Wait for a slot in ``group`` (no wait for an unknown group)."""
+        limiter = self.get(group)
+        if limiter is not None:
+            await limiter.acquire()
