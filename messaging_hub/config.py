@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 
 from .errors import ConfigError
 from .secret import Secret
+from .transport.http import PoolLimits, Timeouts
+from .transport.retry import RetryPolicy
 
-__all__ = ["from_env", "from_toml", "structure_options"]
+__all__ = ["TransportOptions", "from_env", "from_toml", "structure_options"]
 
 T = TypeVar("T")
 
@@ -144,3 +147,32 @@ def from_toml(path: str | os.PathLike[str], *, table: str | None = "messaging_hu
     if not isinstance(data, dict):
         raise ConfigError(f"[{table}] in {os.fspath(path)!r} is not a table", key=table)
     return dict(data)
+
+
+@attrs.frozen(kw_only=True)
+class TransportOptions:
+    """Connection options every adapter accepts."""
+
+    timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    """Seconds one attempt may take in total."""
+    connect_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    """Tries per request, the first included (see the transport's retry rules)."""
+    retry_after_ceiling: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    """The longest ``Retry-After`` the client sleeps through; longer raises RateLimited."""
+    pool_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    """Maximum open connections."""
+
+    def timeouts(self) -> Timeouts:
+        """The transport's timeouts."""
+        return Timeouts(total=self.timeout, connect=self.connect_timeout, read=self.timeout)
+
+    def retry_policy(self) -> RetryPolicy:
+        """The transport's retry policy."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts, retry_after_ceiling=self.retry_after_ceiling
+        )
+
+    def pool_limits(self) -> PoolLimits:
+        """The transport's pool limits."""
+        return PoolLimits(total=self.pool_size, per_host=self.pool_size)

@@ -102,9 +102,11 @@ class FakeServer:
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         """Start serving on loopback."""
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.1
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, shutdown_timeout=0.1)
+        site = web.TCPSite(runner, self._host, self._port)
         await site.start()
         server = site._server
         assert server is not None and isinstance(server, asyncio.Server)

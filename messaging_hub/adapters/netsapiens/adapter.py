@@ -1,0 +1,426 @@
+"""The NetSapiens adapter: the four unified operations on ns-api v2.
+
+``send`` picks the message type from what is sent: extensions/user ids get
+``chat`` (``chat-media`` with a file), phone numbers get ``sms`` (``mms``
+with a file); several recipients make a group message. A new conversation
+gets a client-made session id (40 random letters, digits and underscores,
+as the spec demands at least 32). NetSapiens timestamps have no zone: they
+are read in the configured ``timezone`` and returned in UTC.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import attrs
+
+from ...adapter import Adapter, Capability
+from ...config import TransportOptions, structure_options
+from ...datetimes import parse_timestamp
+from ...errors import ConfigError, InvalidRequest, UnsupportedOperation
+from ...models import (
+    Address,
+    AddressKind,
+    Attachment,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outgoing,
+    Receipt,
+    Session,
+)
+from ...pagination import offset_pages, unique
+from ...secret import Secret
+from ...transport import AuthStrategy, BearerToken, OAuth2, Transport
+from . import wire
+from .api import NetSapiensAPI, check_session_id
+from .auth import PasswordGrant
+
+__all__ = ["NetSapiensAdapter", "NetSapiensOptions"]
+
+PROVIDER = "netsapiens"
+SESSION_ID_LENGTH = 40
+_SESSION_ALPHABET = string.ascii_letters + string.digits + "_"
+# NetSapiens documents no limits; these are the carrier-side norms for
+# concatenated SMS (10 segments) and a generous cap for chat.
+MAX_SMS_TEXT = 1600
+MAX_CHAT_TEXT = 10_000
+PAGE_SIZE = 100
+
+
+@attrs.frozen(kw_only=True)
+class NetSapiensOptions(TransportOptions):
+    """Options of ``connect("netsapiens", ...)``.
+
+    Exactly one credential: ``access_token``, ``api_key``, or the OAuth
+    password grant (``client_id``, ``client_secret``, ``username``,
+    ``password``).
+    """
+
+    base_url: str
+    domain: str = "~"
+    user: str = "~"
+    access_token: Secret | None = None
+    api_key: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    from_number: str | None = None
+    timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("UTC"))
+
+    def __attrs_post_init__(self) -> None:
+        grant = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "username": self.username,
+            "password": self.password,
+        }
+        given = [k for k in ("access_token", "api_key") if getattr(self, k) is not None]
+        if any(v is not None for v in grant.values()):
+            missing = [k for k, v in grant.items() if v is None]
+            if missing:
+                raise ConfigError(
+                    f"the password grant needs {', '.join(missing)}", key=missing[0]
+                )
+            given.append("client_id")
+        if not given:
+            raise ConfigError(
+                "give access_token, api_key, or client_id/client_secret/username/password",
+                key="access_token",
+            )
+        if len(given) > 1:
+            raise ConfigError(
+                f"contradictory credentials: {' and '.join(given)} are both set", key=given[1]
+            )
+
+    def auth(self) -> AuthStrategy:
+        """The auth strategy these credentials call for."""
+        if self.access_token is not None:
+            return BearerToken(self.access_token)
+        if self.api_key is not None:
+            return BearerToken(self.api_key)
+        assert self.client_id and self.client_secret and self.username and self.password
+        return OAuth2(
+            PasswordGrant(self.client_id, self.client_secret, self.username, self.password)
+        )
+
+
+def new_session_id() -> str:
+    """A fresh random message-session id."""
+    return "".join(secrets.choice(_SESSION_ALPHABET) for _ in range(SESSION_ID_LENGTH))
+
+
+def _wire_number(address: Address) -> str:
+    # NetSapiens writes numbers as bare digits with the country code.
+    return address.value.lstrip("+")
+
+
+def _party(value: str) -> Address:
+    value = value.strip()
+    if "@" in value:
+        return Address(value, AddressKind.USER)
+    digits = value.lstrip("+")
+    if digits.isdigit() and len(digits) >= 7:
+        return Address("+" + digits, AddressKind.PHONE)
+    if digits.isdigit():
+        return Address(digits, AddressKind.EXTENSION)
+    return Address(value, AddressKind.USER)
+
+
+def _parties(value: str | None) -> tuple[Address, ...]:
+    if not value:
+        return ()
+    return tuple(_party(v) for v in value.split(",") if v.strip())
+
+
+_KINDS = {
+    "chat": MessageKind.CHAT,
+    "chat-media": MessageKind.CHAT,
+    "group-chat": MessageKind.CHAT,
+    "sms": MessageKind.SMS,
+    "group-sms": MessageKind.SMS,
+    "mms": MessageKind.MMS,
+}
+
+_STATUSES = {
+    "sending": MessageStatus.QUEUED,
+    "queued": MessageStatus.QUEUED,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "unread": MessageStatus.RECEIVED,
+    "received": MessageStatus.RECEIVED,
+    "failed": MessageStatus.FAILED,
+    "error": MessageStatus.FAILED,
+}
+
+
+class NetSapiensAdapter(Adapter[NetSapiensAPI]):
+    """NetSapiens ns-api v2 message sessions behind the unified interface."""
+
+    provider = PROVIDER
+    capabilities = (
+        Capability.SEND
+        | Capability.SESSIONS
+        | Capability.HISTORY
+        | Capability.DELETE
+        | Capability.ATTACHMENTS
+        | Capability.GROUP
+    )
+    session_filters = frozenset({"domain_wide"})
+    history_filters = frozenset()
+
+    def __init__(self, native: NetSapiensAPI, options: NetSapiensOptions) -> None:
+        super().__init__(native)
+        self.options = options
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    ) -> Self:
+        """Build the adapter from ``connect()`` options."""
+        opts = structure_options(NetSapiensOptions, options, provider=PROVIDER)
+        transport = Transport(
+            provider=PROVIDER,
+            base_url=opts.base_url,
+            auth=opts.auth(),
+            session=session,
+            timeouts=opts.timeouts(),
+            pool=opts.pool_limits(),
+            retry=opts.retry_policy(),
+        )
+        try:
+            native = NetSapiensAPI(transport, domain=opts.domain, user=opts.user)
+        except InvalidRequest as exc:
+            raise ConfigError(exc.message, key=exc.field, provider=PROVIDER) from None
+        return cls(native, opts)
+
+    # -- send ----------------------------------------------------------------
+    async def _send(self, outgoing: Outgoing) -> Receipt:
+        session_id = (
+            check_session_id(outgoing.session_id) if outgoing.session_id else new_session_id()
+        )
+        kind = self._kind_for(outgoing)
+        limit = MAX_CHAT_TEXT if kind is MessageKind.CHAT else MAX_SMS_TEXT
+        if len(outgoing.text) > limit:
+            raise InvalidRequest(
+                f"text is {len(outgoing.text)} characters; NetSapiens {kind.value} "
+                f"messages are limited to {limit} here",
+                field="text",
+                provider=PROVIDER,
+            )
+        if len(outgoing.attachments) > 1:
+            raise InvalidRequest(
+                "NetSapiens sends one file per message", field="attachments", provider=PROVIDER
+            )
+        api = self.native
+        file = outgoing.attachments[0] if outgoing.attachments else None
+        if kind is MessageKind.CHAT:
+            targets = [a.value for a in outgoing.to]
+            if file is not None:
+                assert file.content is not None
+                await api.send_message_media_chat(
+                    session_id,
+                    destination=targets[0] if len(targets) == 1 else targets,
+                    message=outgoing.text,
+                    data=file.content,
+                    mime_type=file.content_type,
+                )
+            elif len(targets) == 1:
+                await api.send_message_chat(session_id, destination=targets[0], message=outgoing.text)
+            else:
+                await api.send_message_group_chat(
+                    session_id, destination=targets, message=outgoing.text
+                )
+        else:
+            numbers = [_wire_number(a) for a in outgoing.to]
+            sender = self._sender(outgoing)
+            if file is not None:
+                assert file.content is not None
+                await api.send_message_mms(
+                    session_id,
+                    destination=numbers[0] if len(numbers) == 1 else numbers,
+                    message=outgoing.text,
+                    from_number=sender,
+                    data=file.content,
+                    mime_type=file.content_type,
+                )
+            elif len(numbers) == 1:
+                await api.send_message_sms(
+                    session_id, destination=numbers[0], message=outgoing.text, from_number=sender
+                )
+            else:
+                await api.send_message_group_sms(
+                    session_id, destination=numbers, message=outgoing.text, from_number=sender
+                )
+        return Receipt(session_id=session_id, provider=PROVIDER, status=MessageStatus.ACCEPTED)
+
+    def _kind_for(self, outgoing: Outgoing) -> MessageKind:
+        phones = [a.kind is AddressKind.PHONE for a in outgoing.to]
+        requested = outgoing.kind
+        if requested in (MessageKind.PAGER, MessageKind.FAX, MessageKind.VOICEMAIL):
+            raise UnsupportedOperation(f"{requested.value} messages", provider=PROVIDER)
+        if all(phones):
+            if requested is MessageKind.CHAT:
+                raise InvalidRequest(
+                    "chat messages go to extensions or user ids, not phone numbers",
+                    field="to",
+                    provider=PROVIDER,
+                )
+            return MessageKind.SMS
+        if any(phones):
+            raise InvalidRequest(
+                "one message cannot mix phone numbers with extensions or user ids",
+                field="to",
+                provider=PROVIDER,
+            )
+        if requested in (MessageKind.SMS, MessageKind.MMS):
+            raise InvalidRequest(
+                "SMS and MMS go to phone numbers", field="to", provider=PROVIDER
+            )
+        return MessageKind.CHAT
+
+    def _sender(self, outgoing: Outgoing) -> str:
+        if outgoing.sender is not None:
+            if outgoing.sender.kind is not AddressKind.PHONE:
+                raise InvalidRequest(
+                    "an SMS sender must be a phone number", field="sender", provider=PROVIDER
+                )
+            return _wire_number(outgoing.sender)
+        if self.options.from_number:
+            return _wire_number(Address.phone(self.options.from_number))
+        raise InvalidRequest(
+            "SMS needs a sender number: set from_number in the config or Outgoing.sender",
+            field="sender",
+            provider=PROVIDER,
+        )
+
+    # -- sessions --------------------------------------------------------------
+    def _sessions(self, *, limit: int | None, domain_wide: bool = False) -> AsyncIterator[Session]:
+        async def page(offset: int, size: int) -> list[wire.MessageSession]:
+            if domain_wide:
+                return await self.native.get_message_sessions_for_domain(limit=size, start=offset)
+            return await self.native.get_message_sessions_for_user(limit=size, start=offset)
+
+        return self._map_sessions(
+            unique(
+                offset_pages(page, page_size=PAGE_SIZE, limit=limit),
+                key=lambda s: s.messagesession_id,
+            )
+        )
+
+    async def _map_sessions(
+        self, source: AsyncIterator[wire.MessageSession]
+    ) -> AsyncIterator[Session]:
+        async for item in source:
+            yield self.to_session(item)
+
+    def to_session(self, item: wire.MessageSession) -> Session:
+        """A shared :class:`Session` from a wire ``Messagesession``."""
+        participants = _parties(item.messagesession_participants) or _parties(
+            item.messagesession_remote
+        )
+        kind = _KINDS.get(item.messagesession_type or "") or _KINDS.get(
+            item.messagesession_last_type or "", MessageKind.OTHER
+        )
+        return Session(
+            id=item.messagesession_id,
+            provider=PROVIDER,
+            participants=participants,
+            name=item.messagesession_name or None,
+            kind=kind,
+            last_activity=self._time(item.last_activity),
+            last_text=item.messagesession_last_message,
+            raw=item,
+        )
+
+    # -- history --------------------------------------------------------------
+    def _history(self, session_id: str, *, limit: int | None) -> AsyncIterator[Message]:
+        check_session_id(session_id)
+
+        async def page(offset: int, size: int) -> list[wire.Message]:
+            return await self.native.get_messages_for_messagesession(
+                session_id, limit=size, start=offset
+            )
+
+        return self._map_messages(
+            unique(offset_pages(page, page_size=PAGE_SIZE, limit=limit), key=lambda m: m.id),
+            session_id,
+        )
+
+    async def _map_messages(
+        self, source: AsyncIterator[wire.Message], session_id: str
+    ) -> AsyncIterator[Message]:
+        async for item in source:
+            yield self.to_message(item, session_id)
+
+    def to_message(self, item: wire.Message, session_id: str | None = None) -> Message:
+        """A shared :class:`Message` from a wire ``Message``."""
+        sender: Address | None = None
+        if item.from_number:
+            sender = _party(item.from_number)
+        elif item.from_user_id:
+            sender = _party(item.from_user_id)
+        recipients = _parties(item.terminating_user_id) or _parties(
+            item.terminating_number or item.dialed
+        )
+        attachments: tuple[Attachment, ...] = ()
+        if item.media_type:
+            attachments = (
+                Attachment(
+                    content_type=item.media_type,
+                    size=item.media_size or None,
+                    url=item.file_access_url,
+                    id=item.id,
+                ),
+            )
+        return Message(
+            id=item.id,
+            session_id=item.messagesession_id or session_id or "",
+            provider=PROVIDER,
+            created_at=self._time(item.timestamp) or datetime.fromtimestamp(0, UTC),
+            direction=self._direction(item),
+            sender=sender,
+            recipients=recipients,
+            text=item.text or "",
+            attachments=attachments,
+            status=_STATUSES.get((item.status or "").lower(), MessageStatus.UNKNOWN),
+            kind=_KINDS.get(item.type or "", MessageKind.OTHER),
+            raw=item,
+        )
+
+    def _direction(self, item: wire.Message) -> Direction:
+        if item.direction == "orig":
+            return Direction.INBOUND
+        if item.direction == "term":
+            return Direction.OUTBOUND
+        me = self.options.user
+        if me != "~" and item.from_user_id:
+            own = item.from_user_id.split("@", 1)[0] == me
+            return Direction.OUTBOUND if own else Direction.INBOUND
+        return Direction.UNKNOWN
+
+    def _time(self, value: str | None) -> datetime | None:
+        if not value:
+            return None
+        try:
+            return parse_timestamp(value, self.options.timezone)
+        except ValueError:
+            return None
+
+    # -- delete ---------------------------------------------------------------
+    async def _delete(self, target: str | Session | Message) -> None:
+        session_id = target.id if isinstance(target, Session) else target
+        assert isinstance(session_id, str)
+        await self.native.delete_messagesession(check_session_id(session_id))
+
+    async def _aclose(self) -> None:
+        await self.native.aclose()
