@@ -21,7 +21,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -252,8 +252,7 @@ class FakeMongooseIM(FakeServer):
         out: list[ArchivedMessage] = []
         for i in range(n):
             slot = i // group
-            when = datetime.fromtimestamp(last.timestamp() - (slots - 1 - slot) * step, UTC)
-            when = last if slot == slots - 1 else when
+            when = last - timedelta(seconds=(slots - 1 - slot) * step)
             src, dst = (me, other) if i % 2 == 0 else (other, me)
             rows = self.store.store(src, dst, f"message {i + 1}", timestamp=when)
             out.extend(row for row in rows if row.owner == me.lbare)

@@ -509,3 +509,41 @@ async def test_graphql_admin_schema(fake: FakeMongooseIM, http: aiohttp.ClientSe
     assert (status, body["errors"][0]["extensions"]["code"]) == (400, "unknown_argument")
     status, _ = await gql(http, url, last, auth=ALICE)
     assert status == 401
+
+
+async def test_resources_in_paths_and_with_filters(
+    fake: FakeMongooseIM, http: aiohttp.ClientSession
+) -> None:
+    fake.deliver_inbound("bob@localhost/phone", "alice@localhost", "from phone")
+    fake.deliver_inbound("bob@localhost/desk", "alice@localhost", "from desk")
+    api = fake.config["base_url"]
+    # a bare ``with`` matches every resource, a full one only that resource
+    _, rows, _ = await call(
+        http, "GET", f"{api}/messages/alice@localhost/bob@localhost", auth=ADMIN
+    )
+    assert [r["body"] for r in rows] == ["from phone", "from desk"]
+    _, rows, _ = await call(
+        http, "GET", f"{api}/messages/alice@localhost/bob@localhost%2Fdesk", auth=ADMIN
+    )
+    assert [r["body"] for r in rows] == ["from desk"]
+
+
+async def test_graphql_over_get_and_headlines_are_not_archived(
+    fake: FakeMongooseIM, http: aiohttp.ClientSession, gql_url: str
+) -> None:
+    headline = """mutation { stanza {
+      sendMessageHeadLine(to: "bob@localhost", subject: "News", body: "x") { id } } }"""
+    status, body = await gql(http, gql_url, headline)
+    assert status == 200
+    assert body["data"]["stanza"]["sendMessageHeadLine"]["id"]
+    assert fake.archive("alice@localhost") == []
+    fake.seed_conversation("alice@localhost", "bob@localhost", 4, same_timestamp=True)
+    assert len({m.timestamp_us for m in fake.archive("alice@localhost")}) == 1
+    query = "{ stanza { getLastMessages(limit: 2) { stanzas { stanza_id } limit } } }"
+    status, body, _ = await call(http, "GET", gql_url, params={"query": query}, auth=ALICE)
+    assert status == 200
+    ids = [s["stanza_id"] for s in body["data"]["stanza"]["getLastMessages"]["stanzas"]]
+    assert len(set(ids)) == 2  # same timestamp, still distinct MAM ids
+    sub = "subscription { stanza { subscribeForMessages { sender } } }"
+    status, body = await gql(http, gql_url, sub)
+    assert (status, body["errors"][0]["extensions"]["code"]) == (400, "unsupported_operation")
