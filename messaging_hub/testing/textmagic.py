@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ from messaging_hub.testing.textmagic_wire import (
     Invalid,
     PageArgs,
     flag,
+    multipart_file,
     page_args,
     paginate,
     parse_send,
@@ -57,6 +59,12 @@ __all__ = ["FakeTextMagic"]
 
 UNAUTHORIZED = {"code": 401, "message": "Wrong username and token combination."}
 NOT_FOUND = {"code": 404, "message": "Resource does not exist."}
+# "Only .jpg, .gif, .png, .pdf, .txt, .csv, .doc, .docx, .xls, .xlsx, .ppt,
+# .pptx & .vcf attachment files up to 10 MB are supported."
+UPLOAD_TYPES = frozenset({
+    "jpg", "jpeg", "gif", "png", "pdf", "txt", "csv",
+    "doc", "docx", "xls", "xlsx", "ppt", "pptx", "vcf",
+})  # fmt: skip
 TOO_MANY = {"code": 429, "message": "Request limit reached. Please try again later."}
 
 
@@ -126,6 +134,8 @@ class FakeTextMagic(TextMagicAccount, FakeServer):
         app.router.add_get(f"{v2}/messages/price/normalized", self._price)
         app.router.add_get(f"{v2}/messages/preview", self._preview)
         app.router.add_post(f"{v2}/messages/delete", self._delete_messages)
+        app.router.add_post(f"{v2}/messages/attachment", self._upload)
+        app.router.add_post(f"{v2}/messages/mms/attachment", self._upload)
         app.router.add_get(v2 + r"/messages/{id:\d+}", self._get_message)
         app.router.add_delete(v2 + r"/messages/{id:\d+}", self._delete_message)
         app.router.add_get(f"{v2}/sessions", self._list_sessions)
@@ -293,6 +303,24 @@ class FakeTextMagic(TextMagicAccount, FakeServer):
             )  # fmt: skip
             previews.append(self._message_json(message) | {"sessionId": None})
         return web.json_response({"messages": previews})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        # Bodies over 1 MiB are refused (413) by the base app's default limit.
+        upload = multipart_file(request.headers.get("Content-Type", ""), await request.read())
+        if upload is None:
+            raise Invalid(fields={"file": ["A file must be uploaded as multipart/form-data."]})
+        name, data = upload
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if extension not in UPLOAD_TYPES:
+            raise Invalid(fields={"file": [f"Files of type {extension!r} are not supported."]})
+        if len(data) > 10 * 1024 * 1024:
+            raise Invalid(fields={"file": ["The file is larger than 10 MB."]})
+        token = secrets.token_hex(8)
+        resource = f"tm{token}.{extension}"
+        self.uploads[resource] = data
+        href = f"click/{token[:5]}"
+        body = {"chars": len(href), "href": href, "name": name, "size": len(data)}
+        return web.json_response(body | {"resource": resource})
 
     # -- messages --------------------------------------------------------------
     def _respond_page(self, items: list[FakeMessage], args: PageArgs) -> web.Response:

@@ -77,6 +77,7 @@ class TextMagicAccount:
         self._lists: dict[int, list[int]] = {}
         self._templates: dict[int, str] = {}
         self._chats: dict[str, int] = {}
+        self.uploads: dict[str, bytes] = {}  # uploaded attachments by resource name
         self._queued: set[int] = set()
         # Separate id ranges so that a session id used as a message id 404s.
         self._next = {"session": 10_001, "message": 49_576_001, "reply": 1_782_001,
@@ -438,6 +439,10 @@ class TextMagicAccount:
         """A list's members as recipients."""
         members = self._lists.get(list_id)
         return None if members is None else [self._contacts[i] for i in members]
+
+    def lookup_resource(self, resource: str) -> bool:
+        """Whether an MMS resource name was uploaded."""
+        return resource in self.uploads
 
     def lookup_sender(self, sender: str) -> tuple[str, bool] | None:
         """An allowed sender id (number digits or alphanumeric) and its kind."""

@@ -9,10 +9,12 @@ errors: {common: [...], fields: {param: [...]}}}``.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +35,7 @@ __all__ = [
     "PageArgs",
     "SendContext",
     "flag",
+    "multipart_file",
     "page_args",
     "paginate",
     "parse_send",
@@ -141,6 +144,24 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def multipart_file(content_type: str, body: bytes) -> tuple[str, bytes] | None:
+    """The ``file`` part (file name, bytes) of a multipart/form-data body.
+
+    Parsed from the bytes the request log already read: the request stream
+    itself is spent by then.
+    """
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            return part.get_filename() or "file", data
+    return None
+
+
 class SendContext(Protocol):
     """What validation needs to know about the fake account."""
 
@@ -155,6 +176,9 @@ class SendContext(Protocol):
 
     def lookup_sender(self, sender: str) -> tuple[str, bool] | None:
         """An allowed sender id and whether it is a phone number."""
+
+    def lookup_resource(self, resource: str) -> bool:
+        """Whether an MMS resource name was uploaded."""
 
     @property
     def default_sender(self) -> str:
@@ -289,6 +313,12 @@ def parse_send(
     destination = reader.string("destination") or ("tts" if reader.boolean("tts") else "text")
     if destination not in {"text", "mms", "tts"}:
         reader.error("destination", "Allowed values are mms and tts.")
+    resources = reader.string("resources")
+    if destination == "mms" and resources is None:
+        reader.error("resources", "An MMS needs an uploaded resource.")
+    for resource in resources.split(",") if resources else []:
+        if not ctx.lookup_resource(resource.strip()):
+            reader.error("resources", f"Resource {resource.strip()!r} was not uploaded.")
     sender: tuple[str, bool] | None = (ctx.default_sender, True)
     raw_sender = reader.string("from")
     if raw_sender is not None:

@@ -447,3 +447,31 @@ async def test_price_and_user(http: aiohttp.ClientSession) -> None:
     status, user = await call(http, "GET", "/api/v2/user")
     assert status == 200
     assert isinstance(user["balance"], float)
+
+
+async def test_mms_attachment_upload_and_send(http: aiohttp.ClientSession) -> None:
+    form = aiohttp.FormData()
+    picture = b"\x89PNG\r\n\x1a\n fake picture"
+    form.add_field("file", picture, filename="pic.png", content_type="image/png")
+    status, upload = await call(http, "POST", "/api/v2/messages/mms/attachment", data=form)
+    assert status == 200
+    assert upload["size"] == len(picture)
+    assert upload["name"] == "pic.png"
+    assert upload["chars"] == len(upload["href"])
+    status, _ = await send(
+        http, text="see", phones="447860021130", destination="mms", resources=upload["resource"]
+    )
+    assert status == 201
+    status, body = await send(
+        http, text="see", phones="447860021130", destination="mms", resources="nope.png"
+    )
+    assert (status, list(body["errors"]["fields"])) == (400, ["resources"])
+    bad = aiohttp.FormData()
+    bad.add_field("file", b"MZ", filename="run.exe")
+    status, body = await call(http, "POST", "/api/v2/messages/attachment", data=bad)
+    assert (status, list(body["errors"]["fields"])) == (400, ["file"])
+
+
+async def test_wrong_method_is_json_405(http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, "PUT", "/api/v2/sessions")
+    assert (status, body["code"]) == (405, 405)
