@@ -17,7 +17,6 @@ an error carrying ``extensions.code`` plus context (``from``/``user``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -30,308 +29,17 @@ from messaging_hub.testing.mongooseim_archive import (
     SendError,
     parse_jid,
 )
+from messaging_hub.testing.mongooseim_gqlparse import (
+    Field,
+    GraphQLError,
+    Operation,
+    Var,
+    parse_document,
+)
 
 __all__ = ["GraphQLError", "execute_graphql"]
 
 Role = Literal["user", "admin"]
-
-
-class GraphQLError(Exception):
-    """A request-level GraphQL error: HTTP ``status`` and one error object."""
-
-    def __init__(self, message: str, code: str, path: list[Any] | None = None, status: int = 400):
-        super().__init__(message)
-        self.status = status
-        self.error: dict[str, Any] = {"message": message, "extensions": {"code": code}}
-        if path is not None:
-            self.error["path"] = path
-
-
-# -- lexer and parser ----------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<skip>[\s,\ufeff]+|\#[^\n\r]*)
-  | (?P<spread>\.\.\.)
-  | (?P<punct>[!$()\[\]{}:=@|&])
-  | (?P<block>\"\"\"(?:\\\"\"\"|[^"]|"(?!""))*\"\"\")
-  | (?P<string>"(?:\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4}|[^"\\\n\r])*")
-  | (?P<float>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+))
-  | (?P<int>-?(?:0|[1-9][0-9]*))
-  | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
-    """,
-    re.VERBOSE,
-)
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-@attrs.frozen
-class _Tok:
-    kind: str
-    text: str
-    line: int
-
-
-@attrs.frozen
-class Var:
-    """A ``$variable`` reference in a document."""
-
-    name: str
-
-
-@attrs.frozen
-class EnumValue:
-    """A bare name used as a value."""
-
-    name: str
-
-
-@attrs.frozen
-class TypeRef:
-    """A variable's declared type: ``Name``, ``[T]``, with ``!`` for non-null."""
-
-    name: str | None
-    non_null: bool = False
-    of: TypeRef | None = None
-
-    def __str__(self) -> str:
-        inner = f"[{self.of}]" if self.of is not None else str(self.name)
-        return inner + ("!" if self.non_null else "")
-
-
-@attrs.frozen
-class Field:
-    """A selected field."""
-
-    name: str
-    alias: str | None
-    args: dict[str, Any]
-    selection: list[Field] | None
-
-    @property
-    def key(self) -> str:
-        """Where the result goes in the response."""
-        return self.alias or self.name
-
-
-@attrs.frozen
-class VarDef:
-    """One entry of an operation's variable list."""
-
-    name: str
-    type: TypeRef
-    default: Any = None
-    has_default: bool = False
-
-
-@attrs.frozen
-class Operation:
-    """A query, mutation or subscription."""
-
-    kind: str
-    name: str | None
-    var_defs: list[VarDef]
-    selection: list[Field]
-
-
-def _tokenize(doc: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    pos, line = 0, 1
-    while pos < len(doc):
-        m = _TOKEN.match(doc, pos)
-        if m is None:
-            raise GraphQLError(
-                f"Cannot scan line {line} because of illegal characters {doc[pos]!r}",
-                "scanner_error",
-            )
-        kind = m.lastgroup or ""
-        if kind != "skip":
-            toks.append(_Tok(kind, m.group(), line))
-        line += m.group().count("\n")
-        pos = m.end()
-    return toks
-
-
-class _Parser:
-    def __init__(self, doc: str) -> None:
-        self.toks = _tokenize(doc)
-        self.i = 0
-
-    def peek(self) -> _Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def fail(self) -> GraphQLError:
-        tok = self.peek()
-        if tok is None:
-            line = self.toks[-1].line if self.toks else 1
-            return GraphQLError(
-                f"Cannot parse line {line} because of syntax error before: end of input",
-                "parser_error",
-            )
-        return GraphQLError(
-            f"Cannot parse line {tok.line} because of syntax error before: {tok.text}",
-            "parser_error",
-        )
-
-    def at(self, text: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok.kind in ("punct", "spread") and tok.text == text
-
-    def take(self, text: str) -> None:
-        if not self.at(text):
-            raise self.fail()
-        self.i += 1
-
-    def name(self) -> str:
-        tok = self.peek()
-        if tok is None or tok.kind != "name":
-            raise self.fail()
-        self.i += 1
-        return tok.text
-
-    def document(self) -> list[Operation]:
-        ops: list[Operation] = []
-        if self.peek() is None:
-            raise self.fail()
-        while self.peek() is not None:
-            ops.append(self.operation())
-        return ops
-
-    def operation(self) -> Operation:
-        if self.at("{"):
-            return Operation("query", None, [], self.selection_set())
-        tok = self.peek()
-        if tok is not None and tok.kind == "name" and tok.text == "fragment":
-            raise GraphQLError("Fragments are not supported by this fake", "unsupported_by_fake")
-        kind = self.name()
-        if kind not in ("query", "mutation", "subscription"):
-            self.i -= 1
-            raise self.fail()
-        name: str | None = None
-        tok = self.peek()
-        if tok is not None and tok.kind == "name":
-            name = self.name()
-        var_defs: list[VarDef] = []
-        if self.at("("):
-            self.take("(")
-            while not self.at(")"):
-                self.take("$")
-                var = self.name()
-                self.take(":")
-                ty = self.type_ref()
-                if self.at("="):
-                    self.take("=")
-                    var_defs.append(VarDef(var, ty, self.value(const=True), True))
-                else:
-                    var_defs.append(VarDef(var, ty))
-            self.take(")")
-        self.no_directives()
-        return Operation(kind, name, var_defs, self.selection_set())
-
-    def no_directives(self) -> None:
-        if self.at("@"):
-            raise GraphQLError("Directives are not supported by this fake", "unsupported_by_fake")
-
-    def type_ref(self) -> TypeRef:
-        if self.at("["):
-            self.take("[")
-            inner = self.type_ref()
-            self.take("]")
-            ref = TypeRef(None, False, inner)
-        else:
-            ref = TypeRef(self.name())
-        if self.at("!"):
-            self.take("!")
-            ref = attrs.evolve(ref, non_null=True)
-        return ref
-
-    def selection_set(self) -> list[Field]:
-        self.take("{")
-        fields: list[Field] = []
-        while not self.at("}"):
-            if self.at("..."):
-                raise GraphQLError(
-                    "Fragments are not supported by this fake", "unsupported_by_fake"
-                )
-            first = self.name()
-            alias: str | None = None
-            if self.at(":"):
-                self.take(":")
-                alias, first = first, self.name()
-            args: dict[str, Any] = {}
-            if self.at("("):
-                self.take("(")
-                while not self.at(")"):
-                    arg = self.name()
-                    self.take(":")
-                    args[arg] = self.value(const=False)
-                self.take(")")
-            self.no_directives()
-            sub = self.selection_set() if self.at("{") else None
-            fields.append(Field(first, alias, args, sub))
-        self.take("}")
-        if not fields:
-            raise self.fail()
-        return fields
-
-    def value(self, *, const: bool) -> Any:
-        tok = self.peek()
-        if tok is None:
-            raise self.fail()
-        if tok.kind == "punct" and tok.text == "$" and not const:
-            self.i += 1
-            return Var(self.name())
-        if tok.kind == "punct" and tok.text == "[":
-            self.i += 1
-            items = []
-            while not self.at("]"):
-                items.append(self.value(const=const))
-            self.i += 1
-            return items
-        if tok.kind == "punct" and tok.text == "{":
-            self.i += 1
-            obj: dict[str, Any] = {}
-            while not self.at("}"):
-                key = self.name()
-                self.take(":")
-                obj[key] = self.value(const=const)
-            self.i += 1
-            return obj
-        self.i += 1
-        if tok.kind == "int":
-            return int(tok.text)
-        if tok.kind == "float":
-            return float(tok.text)
-        if tok.kind == "string":
-            return _unescape(tok.text[1:-1])
-        if tok.kind == "block":
-            return tok.text[3:-3].replace('\\"""', '"""').strip("\n")
-        if tok.kind == "name":
-            return {"true": True, "false": False, "null": None}.get(tok.text, EnumValue(tok.text))
-        self.i -= 1
-        raise self.fail()
-
-
-def _unescape(raw: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-        elif raw[i + 1] == "u":
-            out.append(chr(int(raw[i + 2 : i + 6], 16)))
-            i += 6
-        else:
-            out.append(_ESCAPES[raw[i + 1]])
-            i += 2
-    return "".join(out)
-
-
-def parse_document(doc: str) -> list[Operation]:
-    """Parse a GraphQL document into its operations (raises :class:`GraphQLError`)."""
-    return _Parser(doc).document()
 
 
 # -- the schema -----------------------------------------------------------------
@@ -535,18 +243,12 @@ class _Exec:
     def schema(self) -> dict[str, dict[str, FieldDef]]:
         return _SCHEMAS[self.role]
 
-    def select(self, type_name: str, fields: list[Field], path: list[Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for field in fields:
-            out[field.key] = self.field(type_name, field, path)
-        return out
-
     def field(self, parent: str, field: Field, path: list[Any]) -> Any:
         here = [*path, field.key]
         if field.name == "__typename":
-            return {"query": "UserQuery" if self.role == "user" else "AdminQuery"}.get(
-                parent, parent
-            )
+            if parent in ("query", "mutation", "subscription"):
+                return f"{self.role.capitalize()}{parent.capitalize()}"
+            return parent
         fdef = self.schema[parent].get(field.name)
         if fdef is None:
             raise GraphQLError(
@@ -609,16 +311,8 @@ def _resolve(ex: _Exec, parent: str, fields: list[Field], path: list[Any]) -> di
         if fdef.type not in ex.schema:
             out[field.key] = None
             continue
-        if (
-            fdef.type.startswith("Stanza")
-            and field.selection is not None
-            and parent
-            in (
-                "query",
-                "mutation",
-                "subscription",
-            )
-        ):
+        if parent in ("query", "mutation", "subscription") and field.selection is not None:
+            # a category object (``stanza``): its fields are the resolvers
             out[field.key] = _resolve(ex, fdef.type, field.selection, here)
             continue
         try:
@@ -668,38 +362,20 @@ def _call(ex: _Exec, name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(ex: _Exec, type_name: str, value: Any, fields: list[Field], path: list[Any]) -> Any:
+    """Shape a resolver's result after the (already type-checked) selection."""
     out: dict[str, Any] = {}
     for field in fields:
-        key = field.key
         if field.name == "__typename":
-            out[key] = type_name
-            continue
-        fdef = ex.schema[type_name].get(field.name)
-        if fdef is None:
-            raise GraphQLError(
-                f"The query refers to a field, {field.name}, which is not present in the schema",
-                "unknown_field",
-                [ex.op_label, *path, key],
-            )
-        if type_name == "StanzaMap":
-            out[key] = _stanza_field(value, field.name)
-        elif fdef.type in ex.schema:
-            if field.selection is None:
-                raise GraphQLError(
-                    "The path refers to an Object, but no fields were specified",
-                    "fieldless_object",
-                    [ex.op_label, *path, key],
-                )
-            items = value[field.name]
-            out[key] = [_render(ex, fdef.type, item, field.selection, path) for item in items]
+            out[field.key] = type_name
+        elif type_name == "StanzaMap":
+            out[field.key] = _stanza_field(value, field.name)
+        elif field.selection is not None:
+            item_type = ex.schema[type_name][field.name].type
+            out[field.key] = [
+                _render(ex, item_type, item, field.selection, path) for item in value[field.name]
+            ]
         else:
-            if field.selection is not None:
-                raise GraphQLError(
-                    "Cannot apply a selection set to a scalar field",
-                    "selection_on_scalar",
-                    [ex.op_label, *path, key],
-                )
-            out[key] = value[field.name]
+            out[field.key] = value[field.name]
     return out
 
 
@@ -781,8 +457,6 @@ def execute_graphql(
     query: Any,
     variables: Any,
     operation_name: Any,
-    *,
-    on_operation: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run one request's document; the JSON body to send with HTTP 200.
 
@@ -828,8 +502,6 @@ def execute_graphql(
             "The http execution method does not support subscription operations.",
             "unsupported_operation",
         )
-    if on_operation is not None:
-        on_operation(op.kind)
     data = _resolve(ex, op.kind, op.selection, [])
     body: dict[str, Any] = {"data": data}
     if ex.errors:
