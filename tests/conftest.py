@@ -1,8 +1,9 @@
-"""Shared test configuration: every async test runs on asyncio via anyio."""
+"""Shared test configuration: async tests run on asyncio through anyio.
+
+Async test modules set ``pytestmark = pytest.mark.anyio``.
+"""
 
 from __future__ import annotations
-
-import inspect
 
 import pytest
 
@@ -11,11 +12,3 @@ import pytest
 def anyio_backend() -> str:
     """The library is built on aiohttp, so asyncio is the only backend."""
     return "asyncio"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every coroutine test for the anyio plugin."""
-    for item in items:
-        function = getattr(item, "function", None)
-        if function is not None and inspect.iscoroutinefunction(function):
-            item.add_marker(pytest.mark.anyio)
