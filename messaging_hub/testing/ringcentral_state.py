@@ -369,6 +369,11 @@ class RingCentralState(FakeServer):
             )
         return created
 
+    def seed_conversation(self, count: int, *, remote_number: str = "+14155550123") -> str:
+        """Seed ``count`` SMS messages with ``remote_number`` (see
+        :meth:`seed_messages`) and return their ``conversation.id`` string."""
+        return str(self.seed_messages(count, remote_number=remote_number)[0].conversation_id)
+
     def set_message_status(self, message_id: int | str, status: str) -> StoredMessage:
         """Change a message's ``messageStatus`` (e.g. Queued -> Delivered)."""
         if status not in MESSAGE_STATUSES:

@@ -413,6 +413,44 @@ async def test_fax_mixed_and_resend(api: Api, fake: FakeRingCentral) -> None:
     assert error["parameterName"] == "attachment"
 
 
+async def test_fax_with_aiohttp_form_data(api: Api, fake: FakeRingCentral) -> None:
+    form = aiohttp.FormData()
+    form.add_field("to", "+18005554567")
+    form.add_field("to", "+18005554568")
+    form.add_field("faxResolution", "Low")
+    form.add_field(
+        "attachment", b"%PDF-1.4 doc", filename="doc.pdf", content_type="application/pdf"
+    )
+    status, body, _ = await api.call("POST", ME + "/fax", data=form)
+    assert status == 200, body
+    assert len(body["to"]) == 2
+    assert body["attachments"][0]["contentType"] == "application/pdf"
+    assert fake.message(body["id"]).attachments[0].content == b"%PDF-1.4 doc"
+
+
+async def test_inbound_mms_status_changes_and_sync(api: Api, fake: FakeRingCentral) -> None:
+    conversation = fake.seed_conversation(3)
+    mms = fake.deliver_inbound(REMOTE, "look", attachments=[("image/jpeg", b"JPEG", "cat.jpg")])
+    assert str(mms.conversation_id) == conversation
+    status, body, _ = await api.call("GET", f"{ME}/message-store/{mms.id}")
+    assert status == 200
+    picture = next(a for a in body["attachments"] if a["type"] == "MmsAttachment")
+    assert picture["fileName"] == "cat.jpg"
+    status, content, headers = await api.call("GET", picture["uri"].removeprefix(fake.origin))
+    assert status == 200
+    assert content == b"JPEG"
+    assert headers["Content-Type"] == "image/jpeg"
+    _, full, _ = await api.call("GET", ME + "/message-sync", params={"syncType": "FSync"})
+    sent = fake.sent[0]
+    fake.set_message_status(sent.id, "Delivered")
+    _, inc, _ = await api.call(
+        "GET", ME + "/message-sync", params={"syncToken": full["syncInfo"]["syncToken"]}
+    )
+    assert [r["id"] for r in inc["records"]] == [sent.id]
+    assert inc["records"][0]["messageStatus"] == "Delivered"
+    assert "smsDeliveryTime" in inc["records"][0]
+
+
 async def test_fax_cover_pages(api: Api) -> None:
     status, body, headers = await api.call(
         "GET", "/restapi/v1.0/dictionary/fax-cover-page", params={"perPage": "5"}
