@@ -78,6 +78,13 @@ class FakeRingCentral(MessageStoreApi):
     :class:`RateLimit` or ``(limit, window_seconds)``; defaults Light 50,
     Medium 40, Heavy 10, Auth 5 per 60 s) and ``rate_limiting`` (False counts
     but never refuses).
+
+    Test helpers: ``deliver_inbound`` (SMS/MMS from a remote number),
+    ``deliver_pager``, ``deliver_fax``, ``deliver_voicemail``, ``add_message``,
+    ``seed_messages``/``seed_conversation`` (paging), ``set_message_status``,
+    ``expire_tokens``, ``reset_rate_limits``; state: ``messages``, ``sent``,
+    ``message(id)``, ``conversations``, ``conversation_id(...)``,
+    ``token_requests`` (a Counter by grant type), ``tokens``, ``rate_limiter``.
     """
 
     def setup_routes(self, app: web.Application) -> None:
