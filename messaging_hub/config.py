@@ -82,15 +82,12 @@ _converter = _make_converter()
 def _first_key(exc: BaseException) -> tuple[str | None, str]:
     """Dig the failing option name and reason out of a cattrs error tree."""
     if isinstance(exc, ForbiddenExtraKeysError):
-        key = sorted(exc.extra_fields)[0]
-        return key, "unknown option"
+        return sorted(exc.extra_fields)[0], "unknown option"
     if isinstance(exc, ConfigError):
         return exc.key, exc.message
     if isinstance(exc, ClassValidationError):
         for sub in exc.exceptions:
-            note = next(
-                (n for n in getattr(sub, "__notes__", []) if hasattr(n, "name")), None
-            )
+            note = next((n for n in getattr(sub, "__notes__", []) if hasattr(n, "name")), None)
             key, reason = _first_key(sub)
             if note is not None:
                 name = str(getattr(note, "name", ""))
@@ -131,7 +128,9 @@ def from_env(
     }
 
 
-def from_toml(path: str | os.PathLike[str], *, table: str | None = "messaging_hub") -> dict[str, Any]:
+def from_toml(
+    path: str | os.PathLike[str], *, table: str | None = "messaging_hub"
+) -> dict[str, Any]:
     """Options from a TOML file; ``table`` is a dotted table name (or None for the root)."""
     try:
         data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from typing import Any, Self
 import attrs
 from aiohttp import web
 
-__all__ = ["Fault", "FakeServer", "RecordedRequest"]
+__all__ = ["FakeServer", "Fault", "RecordedRequest"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -80,13 +80,19 @@ class FakeServer:
 
     provider: str = ""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, client_max_size: int = 64 * 1024**2
+    ) -> None:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
         self._faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
-        self.app = web.Application(middlewares=[self._record, self._inject])
+        # Providers accept large media (RingCentral: 55 MB faxes); aiohttp's
+        # default 1 MiB body cap would reject them.
+        self.app = web.Application(
+            middlewares=[self._record, self._inject], client_max_size=client_max_size
+        )
         self.setup_routes(self.app)
 
     # -- to be provided by subclasses -------------------------------------
@@ -153,9 +159,7 @@ class FakeServer:
     def requests_to(self, method: str, path_regex: str) -> list[RecordedRequest]:
         """The recorded requests whose method and path match."""
         return [
-            r
-            for r in self.requests
-            if r.method == method.upper() and re.search(path_regex, r.path)
+            r for r in self.requests if r.method == method.upper() and re.search(path_regex, r.path)
         ]
 
     # -- middlewares -------------------------------------------------------

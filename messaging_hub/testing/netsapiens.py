@@ -207,7 +207,10 @@ class FakeNetSapiens(FakeServer):
             sender = from_user or "1004"
             msg_type, remote = "chat", [f"{sender}@{self.domain}"]
             message = self._message(
-                msg_type, "", text, from_user=f"{sender}@{self.domain}",
+                msg_type,
+                "",
+                text,
+                from_user=f"{sender}@{self.domain}",
                 terminating=f"{to_user}@{self.domain}",
             )
         state = self._session_for(to_user, sid, remote, msg_type)
@@ -225,7 +228,9 @@ class FakeNetSapiens(FakeServer):
         for i in range(count):
             mine = i % 2 == 0
             message = self._message(
-                "chat", "", f"message {i}",
+                "chat",
+                "",
+                f"message {i}",
                 from_user=f"{user if mine else with_user}@{self.domain}",
                 terminating=f"{with_user if mine else user}@{self.domain}",
                 at=start + timedelta(seconds=i),
@@ -273,13 +278,19 @@ class FakeNetSapiens(FakeServer):
         if not isinstance(body, dict):
             return json_error(400, {"code": 400, "message": "Invalid JSON body"})
         grant_type = body.get("grant_type")
-        if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+        if (
+            body.get("client_id") != self.client_id
+            or body.get("client_secret") != self.client_secret
+        ):
             return json_error(401, {"code": 401, "message": "Invalid client credentials"})
         if grant_type == "password":
             self.token_requests["password"] += 1
             user = next(
-                (u for u, (login, pw) in self.users.items()
-                 if body.get("username") in (login, u) and body.get("password") == pw),
+                (
+                    u
+                    for u, (login, pw) in self.users.items()
+                    if body.get("username") in (login, u) and body.get("password") == pw
+                ),
                 None,
             )
             if user is None:
@@ -290,19 +301,33 @@ class FakeNetSapiens(FakeServer):
             if user is None:
                 return json_error(401, {"code": 401, "message": "Invalid refresh token"})
         else:
-            return json_error(400, {"code": 400, "message": f"Unsupported grant_type {grant_type!r}"})
+            return json_error(
+                400, {"code": 400, "message": f"Unsupported grant_type {grant_type!r}"}
+            )
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
         self._grants[access] = _Grant(user, self.clock() + timedelta(seconds=self.token_ttl))
         self._refresh[refresh] = user
         login = self.users[user][0]
         return web.json_response(
             {
-                "username": login, "user": user, "territory": "fake", "domain": self.domain,
-                "site": "", "group": "", "department": "", "uid": f"{user}@{self.domain}",
-                "login": login, "scope": "Basic User", "user_email": f"{user}@example.com",
-                "displayName": f"User {user}", "access_token": access,
-                "expires_in": int(self.token_ttl), "token_type": "Bearer",
-                "refresh_token": refresh, "client_id": self.client_id, "apiversion": "2.0",
+                "username": login,
+                "user": user,
+                "territory": "fake",
+                "domain": self.domain,
+                "site": "",
+                "group": "",
+                "department": "",
+                "uid": f"{user}@{self.domain}",
+                "login": login,
+                "scope": "Basic User",
+                "user_email": f"{user}@example.com",
+                "displayName": f"User {user}",
+                "access_token": access,
+                "expires_in": int(self.token_ttl),
+                "token_type": "Bearer",
+                "refresh_token": refresh,
+                "client_id": self.client_id,
+                "apiversion": "2.0",
             }
         )
 
@@ -315,7 +340,9 @@ class FakeNetSapiens(FakeServer):
         if isinstance(paging, web.Response):
             return paging
         every = [s for user in self.users for s in self.sessions[user].values()]
-        return web.json_response(self._page([self._session_json(s) for s in _recent(every)], *paging))
+        return web.json_response(
+            self._page([self._session_json(s) for s in _recent(every)], *paging)
+        )
 
     async def _list(self, request: web.Request) -> web.Response:
         owner = self._owner(request)
@@ -351,10 +378,14 @@ class FakeNetSapiens(FakeServer):
         sid = request.match_info["messagesession"]
         user = owner[1]
         if sid not in self.sessions[user] and not _NEW_SESSION_ID.match(sid):
-            return json_error(400, {
-                "code": 400,
-                "message": "messagesession must be at least 32 random alphanumeric or underscore characters",
-            })
+            return json_error(
+                400,
+                {
+                    "code": 400,
+                    "message": "messagesession must be at least 32 random alphanumeric "
+                    "or underscore characters",
+                },
+            )
         return await self._accept_message(request, user, sid)
 
     async def _start(self, request: web.Request) -> web.Response:
@@ -374,20 +405,28 @@ class FakeNetSapiens(FakeServer):
         dest: list[str] = [raw_dest] if isinstance(raw_dest, str) else list(raw_dest)
         sms = msg_type in ("sms", "mms")
         if sms and str(body.get("from-number", "")).lstrip("+") != self.sms_number:
-            return json_error(403, {"code": 403, "message": "from-number is not assigned to this user"})
+            return json_error(
+                403, {"code": 403, "message": "from-number is not assigned to this user"}
+            )
         if not sms:
             unknown = [d for d in dest if d.split("@", 1)[0] not in self.users]
             if unknown:
-                return json_error(404, {"code": 404, "message": f"User {unknown[0]} does not exist"})
+                return json_error(
+                    404, {"code": 404, "message": f"User {unknown[0]} does not exist"}
+                )
         media = base64.b64decode(body["data"]) if body.get("data") else b""
         uid = f"{user}@{self.domain}"
         remote = [d.lstrip("+") for d in dest] if sms else [_uid(d, self.domain) for d in dest]
         message = self._message(
-            msg_type, "term" if sms else "", body["message"],
-            from_number=self.sms_number if sms else "", from_user=uid,
+            msg_type,
+            "term" if sms else "",
+            body["message"],
+            from_number=self.sms_number if sms else "",
+            from_user=uid,
             terminating="" if sms else ",".join(remote),
             terminating_number=",".join(remote) if sms else "",
-            media_type=body.get("mime-type") or "", media=media,
+            media_type=body.get("mime-type") or "",
+            media=media,
         )
         state = self._session_for(user, sid, remote, msg_type)
         if sms:
@@ -414,7 +453,9 @@ class FakeNetSapiens(FakeServer):
             me = f"{found.user}@{self.domain}"
             found.remote = [p for p in found.participants if p != me]
         else:
-            return json_error(400, {"code": 400, "message": "participants or session-name is required"})
+            return json_error(
+                400, {"code": 400, "message": "participants or session-name is required"}
+            )
         return web.json_response({"code": 202, "message": "Accepted"}, status=202)
 
     async def _leave(self, request: web.Request) -> web.Response:
@@ -452,23 +493,44 @@ class FakeNetSapiens(FakeServer):
         kind = "" if not group else ("group-sms" if msg_type in ("sms", "mms") else "group-chat")
         me = remote if msg_type in ("sms", "mms") else [*remote, f"{user}@{self.domain}"]
         state = NsSession(
-            id=sid, user=user, remote=list(remote), type=kind,
-            participants=me if group else [], started=self.clock(),
+            id=sid,
+            user=user,
+            remote=list(remote),
+            type=kind,
+            participants=me if group else [],
+            started=self.clock(),
         )
         self.sessions[user][sid] = state
         return state
 
     def _message(
-        self, msg_type: str, direction: str, text: str, *, from_number: str = "",
-        from_user: str = "", terminating: str = "", terminating_number: str = "",
-        media_type: str = "", media: bytes = b"", at: datetime | None = None,
+        self,
+        msg_type: str,
+        direction: str,
+        text: str,
+        *,
+        from_number: str = "",
+        from_user: str = "",
+        terminating: str = "",
+        terminating_number: str = "",
+        media_type: str = "",
+        media: bytes = b"",
+        at: datetime | None = None,
     ) -> NsMessage:
         self._ids += 1
         return NsMessage(
-            id=f"m-{self._ids:013x}", at=at or self.clock(), type=msg_type,
-            direction=direction, text=text, from_number=from_number, from_user_id=from_user,
-            terminating_user_id=terminating, terminating_number=terminating_number,
-            status="sending" if direction != "orig" else "", media_type=media_type, media=media,
+            id=f"m-{self._ids:013x}",
+            at=at or self.clock(),
+            type=msg_type,
+            direction=direction,
+            text=text,
+            from_number=from_number,
+            from_user_id=from_user,
+            terminating_user_id=terminating,
+            terminating_number=terminating_number,
+            status="sending" if direction != "orig" else "",
+            media_type=media_type,
+            media=media,
         )
 
     def _stamp(self, at: datetime | None) -> str | None:

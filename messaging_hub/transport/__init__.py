@@ -1,6 +1,15 @@
 """HTTP transport: session lifecycle, auth, retries, pacing and error mapping."""
 
-from .auth import AuthStrategy, BasicAuth, BearerToken, HeaderAuth, NoAuth, OAuth2, Token, TokenGrant
+from .auth import (
+    AuthStrategy,
+    BasicAuth,
+    BearerToken,
+    HeaderAuth,
+    NoAuth,
+    OAuth2,
+    Token,
+    TokenGrant,
+)
 from .http import ErrorInfo, PoolLimits, Response, Timeouts, Transport, default_error_parser
 from .paths import path, segment
 from .ratelimit import GroupedRateLimiter, RateLimiter

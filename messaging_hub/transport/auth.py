@@ -10,6 +10,7 @@ headers. :class:`OAuth2` holds a token obtained from a provider-specific
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -50,7 +51,7 @@ class AuthStrategy(ABC):
         """
         return False
 
-    async def aclose(self, transport: Transport) -> None:
+    async def aclose(self, transport: Transport) -> None:  # noqa: B027 - optional hook
         """Release what the strategy obtained (e.g. revoke a token)."""
 
     def __repr__(self) -> str:
@@ -218,10 +219,9 @@ class OAuth2(AuthStrategy):
     async def aclose(self, transport: Transport) -> None:
         token, self._token = self._token, None
         if token is not None and self.revoke_on_close:
-            try:
+            # Revocation is best effort: shutdown must not fail because of it.
+            with contextlib.suppress(Exception):
                 await self.grant.revoke(transport, token)
-            except Exception:  # noqa: BLE001, S110 - revocation is best effort on shutdown
-                pass
 
     def __repr__(self) -> str:
         return f"OAuth2(grant={type(self.grant).__name__}, has_token={self._token is not None})"

@@ -18,7 +18,6 @@ Retry rules (nothing is sent twice by accident):
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
 import logging
@@ -405,12 +404,16 @@ class Transport:
             raise _TransportFailure(_Outcome.NOT_SENT, "could not connect") from exc
         except aiohttp.ConnectionTimeoutError as exc:
             raise _TransportFailure(_Outcome.NOT_SENT, "connect timed out") from exc
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            raise _TransportFailure(_Outcome.MAYBE_SENT, "timed out waiting for the answer") from exc
+        except TimeoutError as exc:
+            raise _TransportFailure(
+                _Outcome.MAYBE_SENT, "timed out waiting for the answer"
+            ) from exc
         except aiohttp.ClientPayloadError as exc:
             raise _TransportFailure(_Outcome.MAYBE_SENT, "the answer was cut short") from exc
         except aiohttp.ServerDisconnectedError as exc:
-            raise _TransportFailure(_Outcome.MAYBE_SENT, "the server closed the connection") from exc
+            raise _TransportFailure(
+                _Outcome.MAYBE_SENT, "the server closed the connection"
+            ) from exc
         except aiohttp.ClientResponseError as exc:
             raise _TransportFailure(_Outcome.MAYBE_SENT, f"bad response ({exc.message})") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -464,9 +467,12 @@ class Transport:
                     hooked = self.on_response(head, rate_group)
                     if hooked is not None:
                         await hooked
-                if resp.status == 401 and attempt == 1:
-                    if await self.auth.on_unauthorized(self, dict(sent)):
-                        continue
+                if (
+                    resp.status == 401
+                    and attempt == 1
+                    and await self.auth.on_unauthorized(self, dict(sent))
+                ):
+                    continue
                 if not 200 <= resp.status < 300:
                     body = await _read_capped(resp)
                     failed = Response(resp.status, resp.headers, body, str(url), self.provider)
@@ -505,7 +511,9 @@ class Transport:
             limiter.pause_for(seconds)
 
     def _error(self, response: Response, retry_after: float | None) -> errors.ProviderError:
-        info = self.error_parser(response.status, response.body[:_ERROR_BODY_LIMIT], response.headers)
+        info = self.error_parser(
+            response.status, response.body[:_ERROR_BODY_LIMIT], response.headers
+        )
         return error_for_status(
             response.status, info, provider=self.provider, retry_after=retry_after
         )

@@ -52,7 +52,8 @@ class RateLimiter:
             self._lock = anyio.Lock()
         # One waiter at a time keeps the order fair (first come, first served).
         async with self._lock:
-            while (wait := self._wait_time()) > 0:
+            # The wait is computed exactly; there is no event to wait for.
+            while (wait := self._wait_time()) > 0:  # noqa: ASYNC110
                 await anyio.sleep(wait)
             self._starts.append(self._clock())
 

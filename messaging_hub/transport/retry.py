@@ -8,8 +8,8 @@ and a server's ``Retry-After`` overrides it up to a ceiling.
 from __future__ import annotations
 
 import random
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import attrs
 
@@ -35,7 +35,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Full-jitter delay before retry number ``attempt`` (1-based)."""
         cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return (rng or random).uniform(0, cap)  # noqa: S311 - jitter, not crypto
+        return (rng or random).uniform(0, cap)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """The wait before the next try; ``Retry-After`` wins when given."""

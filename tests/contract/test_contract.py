@@ -54,7 +54,9 @@ async def _seed(contract: ContractProvider, fake: FakeServer, count: int) -> str
 
 
 def _count(fake: FakeServer, path_regex: str) -> int:
-    return len([r for r in fake.requests if path_regex and __import__("re").search(path_regex, r.path)])
+    return len(
+        [r for r in fake.requests if path_regex and __import__("re").search(path_regex, r.path)]
+    )
 
 
 async def test_send_then_history_shows_the_message(
@@ -100,7 +102,9 @@ async def test_history_pages_newest_first_each_message_once(
     stamps = [m.created_at for m in messages]
     assert all(s.tzinfo is not None and s.utcoffset() == timedelta(0) for s in stamps)
     assert stamps == sorted(stamps, reverse=True)
-    assert all(m.created_at.tzinfo == UTC or m.created_at.utcoffset() == timedelta(0) for m in messages)
+    assert all(
+        m.created_at.tzinfo == UTC or m.created_at.utcoffset() == timedelta(0) for m in messages
+    )
 
 
 async def test_limit_caps_what_is_yielded(
@@ -135,7 +139,7 @@ async def test_bad_recipients_fail_before_any_request(
     before = len(fake.requests)
     for bad in (*contract.bad_recipients, []):
         with pytest.raises(mh.InvalidRequest):
-            await client.send(mh.Outgoing(to=bad, text="x"))  # type: ignore[arg-type]
+            await client.send(mh.Outgoing(to=bad, text="x"))
     assert len(fake.requests) == before
 
 
@@ -215,7 +219,9 @@ async def test_server_error_on_read_is_retried(
     contract: ContractProvider, fake: FakeServer, client: mh.Adapter[object]
 ) -> None:
     session_id = await _seed(contract, fake, 3)
-    fake.fail(status=503, body="<html>busy</html>", content_type="text/html", path=contract.read_path)
+    fake.fail(
+        status=503, body="<html>busy</html>", content_type="text/html", path=contract.read_path
+    )
     messages = [m async for m in client.history(session_id)]
     assert len(messages) == 3
 
@@ -232,8 +238,13 @@ async def test_persistent_outage_is_a_typed_error(
     contract: ContractProvider, fake: FakeServer, client: mh.Adapter[object]
 ) -> None:
     session_id = await _seed(contract, fake, 2)
-    fake.fail(status=502, body="<html>bad gateway</html>", content_type="text/html",
-              path=contract.read_path, times=10)
+    fake.fail(
+        status=502,
+        body="<html>bad gateway</html>",
+        content_type="text/html",
+        path=contract.read_path,
+        times=10,
+    )
     with pytest.raises(mh.ProviderUnavailable) as info:
         [m async for m in client.history(session_id)]
     assert info.value.status == 502
@@ -255,8 +266,12 @@ async def test_malformed_success_body_is_a_typed_error(
     contract: ContractProvider, fake: FakeServer, client: mh.Adapter[object]
 ) -> None:
     session_id = await _seed(contract, fake, 2)
-    fake.fail(status=200, body="<html>login page</html>", content_type="text/html",
-              path=contract.read_path)
+    fake.fail(
+        status=200,
+        body="<html>login page</html>",
+        content_type="text/html",
+        path=contract.read_path,
+    )
     with pytest.raises(mh.MalformedResponse):
         [m async for m in client.history(session_id)]
 

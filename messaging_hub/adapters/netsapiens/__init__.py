@@ -4,4 +4,10 @@ from .adapter import NetSapiensAdapter, NetSapiensOptions, new_session_id
 from .api import NetSapiensAPI
 from .auth import PasswordGrant
 
-__all__ = ["NetSapiensAPI", "NetSapiensAdapter", "NetSapiensOptions", "PasswordGrant", "new_session_id"]
+__all__ = [
+    "NetSapiensAPI",
+    "NetSapiensAdapter",
+    "NetSapiensOptions",
+    "PasswordGrant",
+    "new_session_id",
+]

@@ -87,9 +87,7 @@ class NetSapiensOptions(TransportOptions):
         if any(v is not None for v in grant.values()):
             missing = [k for k, v in grant.items() if v is None]
             if missing:
-                raise ConfigError(
-                    f"the password grant needs {', '.join(missing)}", key=missing[0]
-                )
+                raise ConfigError(f"the password grant needs {', '.join(missing)}", key=missing[0])
             given.append("client_id")
         if not given:
             raise ConfigError(
@@ -235,7 +233,9 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                     mime_type=file.content_type,
                 )
             elif len(targets) == 1:
-                await api.send_message_chat(session_id, destination=targets[0], message=outgoing.text)
+                await api.send_message_chat(
+                    session_id, destination=targets[0], message=outgoing.text
+                )
             else:
                 await api.send_message_group_chat(
                     session_id, destination=targets, message=outgoing.text
@@ -283,9 +283,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                 provider=PROVIDER,
             )
         if requested in (MessageKind.SMS, MessageKind.MMS):
-            raise InvalidRequest(
-                "SMS and MMS go to phone numbers", field="to", provider=PROVIDER
-            )
+            raise InvalidRequest("SMS and MMS go to phone numbers", field="to", provider=PROVIDER)
         return MessageKind.CHAT
 
     def _sender(self, outgoing: Outgoing) -> str:
@@ -304,7 +302,9 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         )
 
     # -- sessions --------------------------------------------------------------
-    def _sessions(self, *, limit: int | None, domain_wide: bool = False) -> AsyncIterator[Session]:
+    def _sessions(
+        self, *, limit: int | None, domain_wide: bool = False, **_: Any
+    ) -> AsyncIterator[Session]:
         async def page(offset: int, size: int) -> list[wire.MessageSession]:
             if domain_wide:
                 return await self.native.get_message_sessions_for_domain(limit=size, start=offset)
@@ -343,7 +343,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         )
 
     # -- history --------------------------------------------------------------
-    def _history(self, session_id: str, *, limit: int | None) -> AsyncIterator[Message]:
+    def _history(self, session_id: str, *, limit: int | None, **_: Any) -> AsyncIterator[Message]:
         check_session_id(session_id)
 
         async def page(offset: int, size: int) -> list[wire.Message]:

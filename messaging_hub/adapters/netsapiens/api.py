@@ -51,9 +51,7 @@ def _check(pattern: re.Pattern[str], value: str, name: str) -> str:
 
 def _limit(limit: int | None) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE):
-        raise InvalidRequest(
-            f"limit must be 1..{MAX_PAGE}", field="limit", provider=PROVIDER
-        )
+        raise InvalidRequest(f"limit must be 1..{MAX_PAGE}", field="limit", provider=PROVIDER)
     return limit
 
 
@@ -187,7 +185,9 @@ class NetSapiensAPI:
         the decoded JSON is returned as it came.
         """
         d, u = self._owner(domain, user)
-        body = MessageSend(type=type, message=message, destination=destination, from_number=from_number)
+        body = MessageSend(
+            type=type, message=message, destination=destination, from_number=from_number
+        )
         response = await self.transport.request(
             "POST",
             path("/domains/{domain}/users/{user}/messages", domain=d, user=u),
@@ -197,8 +197,13 @@ class NetSapiensAPI:
         return response.json_or_none()
 
     async def send_message_chat(
-        self, messagesession: str, *, destination: str, message: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: str,
+        message: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send a chat message to one user (``type: chat``)."""
         return await self._send(
@@ -206,8 +211,13 @@ class NetSapiensAPI:
         )
 
     async def send_message_group_chat(
-        self, messagesession: str, *, destination: list[str], message: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: list[str],
+        message: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send a chat message to several users (``type: chat``, array destination)."""
         return await self._send(
@@ -215,54 +225,93 @@ class NetSapiensAPI:
         )
 
     async def send_message_media_chat(
-        self, messagesession: str, *, destination: str | list[str], message: str,
-        data: bytes, mime_type: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: str | list[str],
+        message: str,
+        data: bytes,
+        mime_type: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send a file in chat (``type: chat-media``, base64 ``data``)."""
         body = MessageSend(
-            "chat-media", message, destination,
-            data=base64.b64encode(data).decode("ascii"), mime_type=mime_type, size=len(data),
+            "chat-media",
+            message,
+            destination,
+            data=base64.b64encode(data).decode("ascii"),
+            mime_type=mime_type,
+            size=len(data),
         )
         return await self._send(messagesession, body, domain, user)
 
     async def send_message_sms(
-        self, messagesession: str, *, destination: str, message: str, from_number: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: str,
+        message: str,
+        from_number: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send an SMS to one number from the user's ``from_number``."""
         body = MessageSend("sms", message, destination, from_number=from_number)
         return await self._send(messagesession, body, domain, user)
 
     async def send_message_group_sms(
-        self, messagesession: str, *, destination: list[str], message: str, from_number: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: list[str],
+        message: str,
+        from_number: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send an SMS to several numbers (``type: sms``, array destination)."""
         body = MessageSend("sms", message, list(destination), from_number=from_number)
         return await self._send(messagesession, body, domain, user)
 
     async def send_message_mms(
-        self, messagesession: str, *, destination: str | list[str], message: str,
-        from_number: str, data: bytes, mime_type: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        destination: str | list[str],
+        message: str,
+        from_number: str,
+        data: bytes,
+        mime_type: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Send an MMS (``type: mms``, base64 ``data``)."""
         body = MessageSend(
-            "mms", message, destination, from_number=from_number,
-            data=base64.b64encode(data).decode("ascii"), mime_type=mime_type, size=len(data),
+            "mms",
+            message,
+            destination,
+            from_number=from_number,
+            data=base64.b64encode(data).decode("ascii"),
+            mime_type=mime_type,
+            size=len(data),
         )
         return await self._send(messagesession, body, domain, user)
 
     # -- changing sessions ---------------------------------------------------
     async def update_message_session_participants(
-        self, messagesession: str, *, participants: list[str],
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        participants: list[str],
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Set a group chat's final participant list (the caller included)."""
         if not participants:
-            raise InvalidRequest("participants must not be empty", field="participants",
-                                 provider=PROVIDER)
+            raise InvalidRequest(
+                "participants must not be empty", field="participants", provider=PROVIDER
+            )
         response = await self.transport.request(
             "PUT",
             self._session_path(messagesession, domain, user),
@@ -271,8 +320,12 @@ class NetSapiensAPI:
         return self._accepted(response)
 
     async def update_message_session_session_name(
-        self, messagesession: str, *, session_name: str,
-        domain: str | None = None, user: str | None = None,
+        self,
+        messagesession: str,
+        *,
+        session_name: str,
+        domain: str | None = None,
+        user: str | None = None,
     ) -> Accepted:
         """Rename a message session."""
         response = await self.transport.request(

@@ -17,8 +17,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 __all__ = [
-    "AccessToken",
     "Accepted",
+    "AccessToken",
     "Message",
     "MessageSend",
     "MessageSession",
@@ -180,7 +180,9 @@ T = TypeVar("T")
 
 
 def _kebab(conv: cattrs.Converter, cls: type[Any], *, omit_none: bool = False) -> None:
-    renames = {f.name: override(rename=_wire_name(f.name)) for f in attrs.fields(cls)}
+    renames: dict[str, Any] = {
+        f.name: override(rename=_wire_name(f.name)) for f in attrs.fields(cls)
+    }
     if cls is Message:
         # One recorded example spells this key with a trailing space.
         renames["file_access_url"] = override(rename="file-access-url ")
