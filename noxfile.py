@@ -1,0 +1,49 @@
+"""Automation: ``nox -s check`` runs everything CI runs.
+
+``check`` runs in the current environment (after ``pip install -e '.[dev]'``)
+so the README's test command is quick; the other sessions build their own
+virtualenvs.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["check"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python=False)
+def check(session: nox.Session) -> None:
+    """Tests (warnings are errors), mypy --strict and ruff, in this environment."""
+    session.run("python", "-m", "pytest", "-W", "error", "-q", *session.posargs, external=True)
+    session.run("python", "-m", "mypy", "--strict", external=True)
+    session.run("python", "-m", "ruff", "check", ".", external=True)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite in a fresh virtualenv."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-W", "error", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, tests and benchmarks."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks and write benchmarks/results.md."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/run.py", *session.posargs)
