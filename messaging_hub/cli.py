@@ -26,7 +26,7 @@ __all__ = ["main"]
 
 
 def _print(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - this is the CLI's output
+    print(text, flush=True)
 
 
 async def _demo() -> None:
@@ -130,6 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             anyio.run(_with_client, args)
     except MessagingError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
