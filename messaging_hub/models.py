@@ -198,6 +198,10 @@ class Attachment:
             object.__setattr__(self, "size", len(self.content))
 
 
+def _attachments(values: Iterable[Attachment]) -> tuple[Attachment, ...]:
+    return tuple(values)
+
+
 def _text(value: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest("text must be a str", field="text")
@@ -215,7 +219,7 @@ class Outgoing:
 
     to: tuple[Address, ...] = attrs.field(converter=_addresses)
     text: str = attrs.field(default="", converter=_text)
-    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=tuple)
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_attachments)
     sender: Address | None = attrs.field(default=None, converter=_optional_address)
     kind: MessageKind = MessageKind.AUTO
     session_id: str | None = None

@@ -1,0 +1,274 @@
+"""The transport over real loopback HTTP: retries, auth renewal, errors, lifecycle."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+import messaging_hub as mh
+from messaging_hub.secret import Secret
+from messaging_hub.testing import FakeServer
+from messaging_hub.transport import (
+    OAuth2,
+    RateLimiter,
+    RetryPolicy,
+    Timeouts,
+    Token,
+    Transport,
+    path,
+)
+from messaging_hub.transport.retry import parse_retry_after
+
+pytestmark = pytest.mark.anyio
+
+
+class EchoServer(FakeServer):
+    """A tiny server: /echo answers what it got; /token issues tokens."""
+
+    provider = "echo"
+
+    def __init__(self) -> None:
+        self.valid: set[str] = set()
+        self.issued = 0
+        super().__init__()
+
+    def setup_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/echo/{tail:.*}", self._echo)
+        app.router.add_post("/token", self._token)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    async def _echo(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        if self.valid and auth.removeprefix("Bearer ") not in self.valid:
+            return web.json_response({"code": 401, "message": "expired"}, status=401)
+        return web.json_response({"path": request.raw_path, "method": request.method})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.issued += 1
+        await anyio.sleep(0.05)  # slow enough for waiters to pile up
+        token = f"tok-{self.issued}"
+        self.valid = {token}
+        return web.json_response({"access_token": token})
+
+
+class EchoGrant:
+    """A TokenGrant against EchoServer's /token."""
+
+    def __init__(self) -> None:
+        self.revoked: list[str] = []
+
+    async def obtain(self, transport: Transport) -> Token:
+        response = await transport.request("POST", "/token", authenticate=False)
+        return Token(access_token=Secret(response.json()["access_token"]))
+
+    async def refresh(self, transport: Transport, token: Token) -> Token:
+        return await self.obtain(transport)
+
+    async def revoke(self, transport: Transport, token: Token) -> None:
+        self.revoked.append(token.access_token.reveal())
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EchoServer]:
+    async with EchoServer() as running:
+        yield running
+
+
+def _transport(server: EchoServer, **kwargs: Any) -> Transport:
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=0.01))
+    return Transport(provider="echo", base_url=server.origin, **kwargs)
+
+
+async def test_idempotent_reads_retry_server_errors(server: EchoServer) -> None:
+    server.fail(status=503, times=2, body="<html>down</html>", content_type="text/html")
+    transport = _transport(server)
+    try:
+        response = await transport.request("GET", "/echo/x")
+        assert response.json()["method"] == "GET"
+        assert len(server.requests) == 3
+    finally:
+        await transport.aclose()
+
+
+async def test_posts_are_not_retried_after_a_server_error(server: EchoServer) -> None:
+    server.fail(status=500, times=5, body='{"code": 500, "message": "boom"}')
+    transport = _transport(server)
+    try:
+        with pytest.raises(mh.ProviderUnavailable) as info:
+            await transport.request("POST", "/echo/send", json_body={"a": 1})
+        assert info.value.status == 500
+        assert info.value.code == "500"
+        assert info.value.message == "boom"
+        assert len(server.requests) == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_retry_after_is_honoured_and_capped(server: EchoServer) -> None:
+    server.fail(status=429, headers={"Retry-After": "0.2"}, body="{}")
+    transport = _transport(server)
+    try:
+        started = time.monotonic()
+        await transport.request("POST", "/echo/send")  # a 429 was not processed: safe to resend
+        assert time.monotonic() - started >= 0.2
+        assert len(server.requests) == 2
+        server.fail(status=429, headers={"Retry-After": "3600"}, body='{"message": "slow down"}')
+        with pytest.raises(mh.RateLimited) as info:
+            await transport.request("GET", "/echo/x")
+        assert info.value.retry_after == 3600
+        assert len(server.requests) == 3  # over the ceiling: raised at once, not slept
+    finally:
+        await transport.aclose()
+
+
+async def test_refused_connections_are_retried_then_reported() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    transport = Transport(
+        provider="echo",
+        base_url=f"http://127.0.0.1:{port}",
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+    )
+    try:
+        with pytest.raises(mh.ProviderUnavailable) as info:
+            await transport.request("POST", "/send")
+        assert info.value.may_have_been_processed is False
+        assert transport.requests_sent == 2  # never reached the server: safe to retry a POST
+    finally:
+        await transport.aclose()
+
+
+async def test_timeouts_become_provider_unavailable(server: EchoServer) -> None:
+    server.fail(delay=1.0, status=200, body="{}")
+    transport = _transport(server, timeouts=Timeouts(total=0.2, connect=0.2, read=0.2))
+    try:
+        with pytest.raises(mh.ProviderUnavailable) as info:
+            await transport.request("POST", "/echo/slow")
+        assert info.value.may_have_been_processed is True
+        assert len(server.requests) == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_error_statuses_map_to_typed_errors(server: EchoServer) -> None:
+    transport = _transport(server, retry=RetryPolicy.never())
+    cases: list[tuple[int, type[mh.ProviderError]]] = [
+        (400, mh.BadRequest),
+        (401, mh.AuthenticationError),
+        (403, mh.PermissionDenied),
+        (404, mh.NotFound),
+        (409, mh.Conflict),
+        (422, mh.BadRequest),
+        (429, mh.RateLimited),
+        (500, mh.ProviderUnavailable),
+        (418, mh.ProviderError),
+    ]
+    try:
+        for status, expected in cases:
+            server.fail(status=status, body='{"code": "X-1", "message": "nope"}')
+            with pytest.raises(expected) as info:
+                await transport.request("GET", "/echo/x")
+            assert (info.value.status, info.value.code, info.value.provider) == (
+                status,
+                "X-1",
+                "echo",
+            )
+        server.fail(status=200, body="<html>captive portal</html>", content_type="text/html")
+        response = await transport.request("GET", "/echo/x")
+        with pytest.raises(mh.MalformedResponse):
+            response.json()
+    finally:
+        await transport.aclose()
+
+
+async def test_path_parameters_are_percent_encoded(server: EchoServer) -> None:
+    transport = _transport(server)
+    try:
+        url = path("/echo/{a}/{b}", a="x/../y", b="a b?c#d")
+        response = await transport.request("GET", url, params={"q": "1&2", "flag": True})
+        assert response.json()["path"] == "/echo/x%2F..%2Fy/a%20b%3Fc%23d?q=1%262&flag=true"
+        with pytest.raises(mh.InvalidRequest):
+            path("/echo/{a}", a="..")
+    finally:
+        await transport.aclose()
+
+
+async def test_credentials_only_go_to_allowed_hosts(server: EchoServer) -> None:
+    transport = _transport(server, allowed_origins=("https://media.example.com",))
+    try:
+        await transport.request("GET", f"{server.origin}/echo/absolute")
+        with pytest.raises(mh.InvalidRequest):
+            await transport.request("GET", "https://evil.example.net/steal")
+        assert str(transport.url("https://media.example.com/x").origin()) == (
+            "https://media.example.com"
+        )
+        assert len(server.requests) == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_oauth_renews_once_for_many_waiting_tasks(server: EchoServer) -> None:
+    grant = EchoGrant()
+    auth = OAuth2(grant)
+    transport = _transport(server, auth=auth)
+    try:
+        await transport.request("GET", "/echo/first")
+        assert server.issued == 1
+        server.valid = {"nothing-valid"}  # the token is refused: every request gets a 401
+        async with anyio.create_task_group() as tg:
+            for i in range(50):
+                tg.start_soon(transport.request, "GET", f"/echo/{i}")
+        assert server.issued == 2  # one renewal for fifty 401s
+        assert auth.renewals == 2
+    finally:
+        await transport.aclose()
+    assert grant.revoked == ["tok-2"]
+
+
+async def test_closed_transport_refuses_requests(server: EchoServer) -> None:
+    transport = _transport(server)
+    await transport.request("GET", "/echo/x")
+    await transport.aclose()
+    with pytest.raises(mh.ClientClosed):
+        await transport.request("GET", "/echo/x")
+
+
+async def test_streaming_reads_in_chunks(server: EchoServer) -> None:
+    transport = _transport(server)
+    try:
+        async with transport.stream("GET", "/echo/stream", chunk_size=8) as (head, chunks):
+            assert head.status == 200
+            parts = [chunk async for chunk in chunks]
+        assert len(parts) > 1
+        assert b"".join(parts).startswith(b'{"path"')
+    finally:
+        await transport.aclose()
+
+
+async def test_rate_limiter_spaces_bursts() -> None:
+    limiter = RateLimiter(5, 0.2)
+    started = time.monotonic()
+    for _ in range(11):
+        await limiter.acquire()
+    assert time.monotonic() - started >= 0.4  # two full windows had to pass
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after("5") == 5
+    assert parse_retry_after("-3") == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    policy = RetryPolicy(base_delay=1, max_delay=4)
+    assert all(0 <= policy.backoff(n) <= 4 for n in range(1, 10))
+    assert policy.delay(1, 2.5) == 2.5
