@@ -19,7 +19,8 @@ from messaging_hub.testing.netsapiens import FakeNetSapiens
 
 pytestmark = pytest.mark.anyio
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "specs" / "netsapiens" / "examples"
+# Recorded payloads copied from the spec (shared/specs/netsapiens/examples).
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
