@@ -13,7 +13,6 @@ prints a table and writes ``benchmarks/results.md``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import platform
 import statistics
