@@ -1,0 +1,486 @@
+"""The TextMagic adapter: the four unified operations on REST API v2.
+
+What a TextMagic *session* is: every ``POST /api/v2/messages`` creates a new
+message session (one send to one or more numbers); TextMagic has no way to
+add a message to an existing session. So a unified conversation is a root
+session plus its follow-ups:
+
+* ``send`` without ``session_id`` starts a conversation; the receipt's
+  ``session_id`` is TextMagic's ``sessionId`` (as a string).
+* ``send`` with ``session_id=X`` sends with ``referenceId=X`` (the spec's
+  "custom reference id for your application") and returns ``X`` again; the
+  new TextMagic session id is in ``receipt.raw``.
+* ``history(X)`` reads session ``X`` and the sessions whose ``referenceId``
+  is ``X`` (found by walking the session list, newest first, down to ``X``;
+  pass ``follow_ups=False`` to read ``X`` alone), newest session first.
+  Inbound replies live at ``/api/v2/replies``, outside this API: history
+  holds outbound messages only.
+* ``delete(X)`` deletes ``X`` and its follow-ups.
+* ``sessions()`` lists TextMagic's sessions as they are (follow-ups too).
+  Do not use ``referenceId`` yourself on sends of the same account through
+  the native client, or history would count those sends as follow-ups.
+
+Large sends: more than 1,000 recipients make a *bulk session*, answered
+``202`` with no body, processed later. The receipt is then
+``status=QUEUED`` with ``session_id="bulk-<bulk id>"`` (the bulk is found
+right after the send in ``GET /api/v2/bulks`` by its text and recipient
+count; sends of this client are serialised meanwhile), or the session id
+itself when the bulk was already processed. ``history``/``delete`` accept
+``bulk-<id>`` and act on the bulk's session once it exists (history of a
+still-queued bulk is empty; deleting it raises Conflict).
+
+Sending files is not offered: MMS files are uploaded in a separate call
+first, so ``Capability.ATTACHMENTS`` is not declared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+import aiohttp
+import anyio
+import attrs
+
+from ...adapter import Adapter, Capability
+from ...config import TransportOptions, structure_options
+from ...datetimes import parse_timestamp
+from ...errors import Conflict, InvalidRequest, MalformedResponse, UnsupportedOperation
+from ...models import (
+    Address,
+    AddressKind,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outgoing,
+    Receipt,
+    Session,
+)
+from ...pagination import unique
+from ...secret import Secret
+from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response, Transport
+from . import wire
+from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
+from .encoding import is_gsm, max_units, units
+
+__all__ = ["TextMagicAdapter", "TextMagicOptions"]
+
+PROVIDER = "textmagic"
+BULK_THRESHOLD = 1000
+"""More recipients than this make a bulk session (the send tutorial)."""
+
+_BULK_REF = re.compile(r"^bulk-([0-9]{1,18})$")
+_DIGITS = re.compile(r"^[0-9]{7,15}$")
+
+T = TypeVar("T")
+
+# Delivery status letters (the "Delivery status codes" table). i, p and h
+# are in the enum without a documented meaning.
+_STATUSES = {
+    "q": MessageStatus.QUEUED,  # queued on the TextMagic server
+    "s": MessageStatus.QUEUED,  # scheduled to be sent later
+    "r": MessageStatus.SENT,  # sent to the mobile operator
+    "a": MessageStatus.SENT,  # acknowledged by the operator
+    "b": MessageStatus.SENT,  # queued by the operator
+    "d": MessageStatus.DELIVERED,
+    "e": MessageStatus.FAILED,  # error while sending
+    "f": MessageStatus.FAILED,  # error while delivering
+    "j": MessageStatus.FAILED,  # rejected by the operator
+    "g": MessageStatus.FAILED,  # rejected: the contact unsubscribed
+    "u": MessageStatus.UNKNOWN,
+}
+
+
+def _auth_mode(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("headers", "basic"):
+        raise ValueError(f"{attribute.name} must be 'headers' or 'basic', got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class TextMagicOptions(TransportOptions):
+    """Options of ``connect("textmagic", ...)``."""
+
+    username: str
+    api_key: Secret = attrs.field(repr=False)
+    base_url: str = "https://rest.textmagic.com"
+    from_number: str | None = None
+    """Default sender: a number of the account or an allowed sender ID."""
+    auth: str = attrs.field(default="headers", validator=_auth_mode)
+    """``headers`` (X-TM-Username / X-TM-Key) or ``basic`` (HTTP Basic)."""
+    requests_per_second: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    """Client-side pacing; TextMagic answers 429 above 50 requests per second."""
+    throttle_pause: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    """Seconds every request waits after a 429 without ``Retry-After``."""
+
+    def auth_strategy(self) -> AuthStrategy:
+        """The auth strategy ``auth`` names."""
+        if self.auth == "basic":
+            return BasicAuth(self.username, self.api_key)
+        return HeaderAuth({"X-TM-Username": self.username, "X-TM-Key": self.api_key})
+
+
+@attrs.frozen
+class _Ref:
+    """A unified session id: a TextMagic session, or a bulk not yet resolved."""
+
+    id: int
+    bulk: bool = False
+
+
+def _ref(value: object, field: str = "session_id") -> _Ref:
+    if isinstance(value, str):
+        match = _BULK_REF.match(value)
+        if match:
+            return _Ref(int(match.group(1)), bulk=True)
+    return _Ref(int(check_id(value, field)))
+
+
+def _party(value: str | None) -> Address | None:
+    if not value:
+        return None
+    digits = value.lstrip("+")
+    if _DIGITS.match(digits) and not digits.startswith("0"):
+        return Address("+" + digits, AddressKind.PHONE)
+    return Address(value, AddressKind.USER)  # an alphanumeric sender ID
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+class TextMagicAdapter(Adapter[TextMagicAPI]):
+    """TextMagic REST v2 message sessions behind the unified interface."""
+
+    provider = PROVIDER
+    capabilities = (
+        Capability.SEND
+        | Capability.SESSIONS
+        | Capability.HISTORY
+        | Capability.DELETE
+        | Capability.GROUP
+    )
+    session_filters = frozenset()
+    history_filters = frozenset({"statuses", "include_deleted", "follow_ups"})
+
+    def __init__(self, native: TextMagicAPI, options: TextMagicOptions) -> None:
+        super().__init__(native)
+        self.options = options
+        self._bulk_lock = anyio.Lock()
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    ) -> Self:
+        """Build the adapter from ``connect()`` options."""
+        opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
+        limiter = RateLimiter(opts.requests_per_second, 1.0)
+        pause = opts.throttle_pause
+
+        def on_response(response: Response, _: str | None) -> None:
+            # No Retry-After is documented: hold every request for a window.
+            if response.status == 429 and "Retry-After" not in response.headers:
+                limiter.pause_for(pause)
+
+        transport = Transport(
+            provider=PROVIDER,
+            base_url=opts.base_url,
+            auth=opts.auth_strategy(),
+            session=session,
+            timeouts=opts.timeouts(),
+            pool=opts.pool_limits(),
+            retry=opts.retry_policy(),
+            rate_limiter=limiter,
+            error_parser=parse_error,
+            on_response=on_response,
+        )
+        return cls(TextMagicAPI(transport), opts)
+
+    # -- send ----------------------------------------------------------------
+    async def _send(self, outgoing: Outgoing) -> Receipt:
+        if outgoing.kind not in (MessageKind.AUTO, MessageKind.SMS):
+            raise UnsupportedOperation(f"{outgoing.kind.value} messages", provider=PROVIDER)
+        phones = []
+        for address in outgoing.to:
+            if address.kind is not AddressKind.PHONE:
+                raise InvalidRequest(
+                    f"{address.value!r}: TextMagic sends to phone numbers (E.164) only",
+                    field="to",
+                    provider=PROVIDER,
+                )
+            phones.append(address.value.lstrip("+"))
+        self._check_text(outgoing.text)
+        sender = self._sender(outgoing)
+        continued = _ref(outgoing.session_id) if outgoing.session_id is not None else None
+        root = await self._resolve(continued) if continued is not None else None
+        if continued is not None and root is None:
+            raise Conflict(
+                f"bulk {continued.id} is still being processed; continue it once it has a session",
+                provider=PROVIDER,
+            )
+
+        async def send() -> wire.SendMessageResponse | BulkAccepted:
+            return await self.native.send_message(
+                text=outgoing.text, phones=phones, from_=sender, reference_id=root
+            )
+
+        if len(phones) > BULK_THRESHOLD:
+            async with self._bulk_lock:  # so the bulk found below is ours
+                answer = await send()
+                bulk = await self._find_bulk(answer, outgoing.text, len(phones))
+        else:
+            answer = await send()
+            bulk = await self._find_bulk(answer, outgoing.text, len(phones))
+        if bulk is not None:
+            session_id = (
+                outgoing.session_id
+                if outgoing.session_id is not None
+                else str(bulk.session.id) if bulk.session is not None else f"bulk-{bulk.id}"
+            )
+            return Receipt(
+                session_id=session_id, provider=PROVIDER, status=MessageStatus.QUEUED,
+                raw=bulk,
+            )
+        assert isinstance(answer, wire.SendMessageResponse)
+        if answer.session_id is None:
+            raise MalformedResponse(
+                f"the send answered type {answer.type!r} without a sessionId", provider=PROVIDER
+            )
+        return Receipt(
+            session_id=outgoing.session_id or str(answer.session_id),
+            provider=PROVIDER,
+            status=MessageStatus.ACCEPTED,
+            message_ids=(str(answer.message_id),) if answer.message_id is not None else (),
+            raw=answer,
+        )
+
+    async def _find_bulk(
+        self, answer: wire.SendMessageResponse | BulkAccepted, text: str, count: int
+    ) -> wire.BulkSession | None:
+        """The bulk session a send created, or None when it made a plain session."""
+        if isinstance(answer, wire.SendMessageResponse):
+            if answer.type != "bulk" or answer.bulk_id is None:
+                return None
+            return await self.native.get_bulk_session(answer.bulk_id)
+        page = await self.native.get_all_bulk_sessions(page=1, limit=MAX_PAGE_SIZE)
+        matches = [b for b in page.resources if b.text == text and b.items_total in (count, None)]
+        if not matches:
+            raise MalformedResponse(
+                "the send was accepted as a bulk (202) but the bulk session could not be "
+                "found in /api/v2/bulks; do not resend, it is queued",
+                provider=PROVIDER,
+                status=202,
+            )
+        return max(matches, key=lambda b: b.id)
+
+    def _check_text(self, text: str) -> None:
+        used, allowed = units(text), max_units(text)
+        if used > allowed:
+            alphabet = "GSM 03.38" if is_gsm(text) else "Unicode"
+            raise InvalidRequest(
+                f"text takes {used} characters; TextMagic sends at most {allowed} "
+                f"in {alphabet} (6 parts)",
+                field="text",
+                provider=PROVIDER,
+            )
+
+    def _sender(self, outgoing: Outgoing) -> str | None:
+        sender = outgoing.sender
+        if sender is not None:
+            if sender.kind is AddressKind.PHONE:
+                return sender.value.lstrip("+")
+            if sender.kind is AddressKind.USER:
+                return sender.value  # an alphanumeric sender ID
+            raise InvalidRequest(
+                "a TextMagic sender is a phone number or a sender ID",
+                field="sender",
+                provider=PROVIDER,
+            )
+        configured = self.options.from_number
+        if not configured:
+            return None  # the account's default sender
+        digits = configured.strip().lstrip("+")
+        return digits if _DIGITS.match(digits) else configured.strip()
+
+    # -- resolving ids ------------------------------------------------------------
+    async def _resolve(self, ref: _Ref) -> int | None:
+        """The TextMagic session id of ``ref`` (None: a bulk not processed yet)."""
+        if not ref.bulk:
+            return ref.id
+        bulk = await self.native.get_bulk_session(ref.id)
+        return bulk.session.id if bulk.session is not None else None
+
+    async def _follow_ups(self, root: int) -> list[int]:
+        """Ids of sessions sent with ``referenceId=root``, newest first."""
+        found: list[int] = []
+        async for item in self._pages(
+            lambda page, size: self._session_page(page, size), MAX_PAGE_SIZE
+        ):
+            if item.id <= root:
+                break  # older than the root: follow-ups are always newer
+            if item.reference_id == str(root):
+                found.append(item.id)
+        return found
+
+    async def _session_page(self, page: int, size: int) -> tuple[list[wire.MessageSession], int]:
+        answer = await self.native.get_all_message_sessions(page=page, limit=size)
+        return answer.resources, answer.page_count
+
+    @staticmethod
+    async def _pages(
+        fetch: Callable[[int, int], Awaitable[tuple[list[T], int]]], size: int
+    ) -> AsyncIterator[T]:
+        """Walk ``{page, pageCount}`` pages of a constant ``size`` (1..100)."""
+        page = 1
+        while True:
+            items, page_count = await fetch(page, size)
+            for item in items:
+                yield item
+            if not items or page >= page_count:
+                return
+            page += 1
+
+    @staticmethod
+    def _page_size(limit: int | None) -> int:
+        # Constant across pages (page N starts at (N-1)*size), never over 100.
+        return min(MAX_PAGE_SIZE, limit) if limit else MAX_PAGE_SIZE
+
+    # -- sessions ----------------------------------------------------------------
+    def _sessions(self, *, limit: int | None, **_: Any) -> AsyncIterator[Session]:
+        size = self._page_size(limit)
+        return self._map_sessions(
+            unique(self._pages(self._session_page, size), key=lambda s: s.id)
+        )
+
+    async def _map_sessions(
+        self, source: AsyncIterator[wire.MessageSession]
+    ) -> AsyncIterator[Session]:
+        async for item in source:
+            yield self.to_session(item)
+
+    def to_session(self, item: wire.MessageSession) -> Session:
+        """A shared :class:`Session` from a wire ``MessageSession``.
+
+        TextMagic's session does not name its recipients (only
+        ``numbersCount``), so ``participants`` is empty.
+        """
+        return Session(
+            id=str(item.id),
+            provider=PROVIDER,
+            name=item.title or None,
+            kind=MessageKind.SMS if item.destination in (None, "t") else MessageKind.OTHER,
+            last_activity=_time(item.start_time),
+            last_text=item.text,
+            raw=item,
+        )
+
+    # -- history ----------------------------------------------------------------
+    def _history(
+        self,
+        session_id: str,
+        *,
+        limit: int | None,
+        statuses: str | Iterable[str] | None = None,
+        include_deleted: bool = False,
+        follow_ups: bool = True,
+        **_: Any,
+    ) -> AsyncIterator[Message]:
+        ref = _ref(session_id)
+        wanted = _status_letters(statuses)
+        size = self._page_size(limit)
+
+        async def messages() -> AsyncIterator[wire.MessageOut]:
+            root = await self._resolve(ref)
+            if root is None:
+                return  # a bulk still queued has no messages yet
+            ids = (await self._follow_ups(root) if follow_ups else []) + [root]
+            for one in ids:
+
+                async def fetch(
+                    page: int, n: int, one: int = one
+                ) -> tuple[list[wire.MessageOut], int]:
+                    answer = await self.native.get_messages_by_session_id(
+                        one, page=page, limit=n, statuses=wanted,
+                        include_deleted=include_deleted or None,
+                    )
+                    return answer.resources, answer.page_count
+
+                async for item in self._pages(fetch, size):
+                    yield item
+
+        return self._map_messages(unique(messages(), key=lambda m: m.id), session_id)
+
+    async def _map_messages(
+        self, source: AsyncIterator[wire.MessageOut], session_id: str
+    ) -> AsyncIterator[Message]:
+        async for item in source:
+            yield self.to_message(item, session_id)
+
+    def to_message(self, item: wire.MessageOut, session_id: str | None = None) -> Message:
+        """A shared :class:`Message` from a wire ``MessageOut`` (always outbound)."""
+        created = _time(item.message_time)
+        if created is None:
+            raise MalformedResponse(
+                f"message {item.id} has no readable messageTime ({item.message_time!r})",
+                provider=PROVIDER,
+            )
+        receiver = _party(item.receiver or item.phone)
+        return Message(
+            id=str(item.id),
+            session_id=session_id or str(item.session_id or ""),
+            provider=PROVIDER,
+            created_at=created,
+            direction=Direction.OUTBOUND,
+            sender=_party(item.sender or item.from_number),
+            recipients=(receiver,) if receiver else (),
+            text=item.text or "",
+            status=_STATUSES.get(item.status or "", MessageStatus.UNKNOWN),
+            kind=MessageKind.SMS if item.charset_label != "Voice" else MessageKind.OTHER,
+            raw=item,
+        )
+
+    # -- delete -------------------------------------------------------------------
+    async def _delete(self, target: str | Session | Message) -> None:
+        value = target.id if isinstance(target, Session | Message) else target
+        ref = _ref(value)
+        root = await self._resolve(ref)
+        if root is None:
+            raise Conflict(
+                f"bulk {ref.id} is still being processed and has no session to delete",
+                provider=PROVIDER,
+            )
+        others = await self._follow_ups(root)
+        if not others:
+            await self.native.delete_message_session(root)  # 404 -> NotFound
+        else:
+            await self.native.get_message_session(root)  # NotFound if the root is gone
+            await self.native.delete_message_sessions_bulk(ids=[root, *others])
+
+    async def _aclose(self) -> None:
+        await self.native.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<TextMagicAdapter username={self.options.username!r} {state}>"
+
+
+def _status_letters(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    letters = value.split(",") if isinstance(value, str) else list(value)
+    letters = [v.strip() for v in letters]
+    bad = [v for v in letters if v not in STATUS_LETTERS]
+    if bad or not letters:
+        raise InvalidRequest(
+            f"statuses must be among {', '.join(sorted(STATUS_LETTERS))}",
+            field="statuses",
+            provider=PROVIDER,
+        )
+    return letters
