@@ -25,6 +25,7 @@ from .errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from .hub import Hub
 from .models import (
     Address,
     AddressKind,
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Direction",
+    "Hub",
     "InvalidRequest",
     "MalformedResponse",
     "Message",
