@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import aiohttp
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 
 from .errors import ConfigError
 from .secret import Secret
-from .transport.http import PoolLimits, Timeouts
+from .transport.auth import AuthStrategy
+from .transport.http import PoolLimits, Timeouts, Transport
 from .transport.retry import RetryPolicy
 
 __all__ = ["TransportOptions", "from_env", "from_toml", "structure_options"]
@@ -161,6 +163,27 @@ class TransportOptions:
     """The longest ``Retry-After`` the client sleeps through; longer raises RateLimited."""
     pool_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
     """Maximum open connections."""
+
+    def make_transport(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        auth: AuthStrategy | None = None,
+        session: aiohttp.ClientSession | None = None,
+        **extra: Any,
+    ) -> Transport:
+        """A transport with these options' timeouts, retries and pool limits."""
+        return Transport(
+            provider=provider,
+            base_url=base_url,
+            auth=auth,
+            session=session,
+            timeouts=self.timeouts(),
+            pool=self.pool_limits(),
+            retry=self.retry_policy(),
+            **extra,
+        )
 
     def timeouts(self) -> Timeouts:
         """The transport's timeouts."""

@@ -121,6 +121,27 @@ class Token:
     refresh_expires_at: float | None = None
     raw: Any = attrs.field(default=None, repr=False, eq=False)
 
+    @classmethod
+    def issued(
+        cls,
+        access_token: str,
+        *,
+        refresh_token: str | None = None,
+        expires_in: float | None = None,
+        refresh_token_expires_in: float | None = None,
+        raw: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Token:
+        """A token from a token endpoint's answer (lifetimes in seconds from now)."""
+        now = clock()
+        return cls(
+            access_token=Secret(access_token),
+            refresh_token=Secret(refresh_token) if refresh_token else None,
+            expires_at=now + expires_in if expires_in else None,
+            refresh_expires_at=now + refresh_token_expires_in if refresh_token_expires_in else None,
+            raw=raw,
+        )
+
     def usable(self, now: float, margin: float) -> bool:
         """Whether the token is good for at least ``margin`` more seconds."""
         return self.expires_at is None or now + margin < self.expires_at

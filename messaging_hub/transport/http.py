@@ -24,11 +24,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
 import attrs
+import cattrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("messaging_hub.transport")
+
+T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -112,6 +115,17 @@ class Response:
     def json_or_none(self) -> Any:
         """The JSON body, or ``None`` when the body is empty."""
         return self.json() if self.body.strip() else None
+
+    def decode(self, converter: cattrs.Converter, cls: type[T]) -> T:
+        """The JSON body structured into ``cls``; a wrong shape raises MalformedResponse."""
+        data = self.json()
+        try:
+            return converter.structure(data, cls)
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            name = getattr(cls, "__name__", str(cls))
+            raise errors.MalformedResponse(
+                f"the answer is not a valid {name}", provider=self.provider, status=self.status
+            ) from exc
 
 
 class _Outcome(enum.Enum):

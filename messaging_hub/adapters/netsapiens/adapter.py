@@ -38,7 +38,7 @@ from ...models import (
 )
 from ...pagination import offset_pages, unique
 from ...secret import Secret
-from ...transport import AuthStrategy, BearerToken, OAuth2, Transport
+from ...transport import AuthStrategy, BearerToken, OAuth2
 from . import wire
 from .api import NetSapiensAPI, check_session_id
 from .auth import PasswordGrant
@@ -186,14 +186,8 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(NetSapiensOptions, options, provider=PROVIDER)
-        transport = Transport(
-            provider=PROVIDER,
-            base_url=opts.base_url,
-            auth=opts.auth(),
-            session=session,
-            timeouts=opts.timeouts(),
-            pool=opts.pool_limits(),
-            retry=opts.retry_policy(),
+        transport = opts.make_transport(
+            provider=PROVIDER, base_url=opts.base_url, auth=opts.auth(), session=session
         )
         try:
             native = NetSapiensAPI(transport, domain=opts.domain, user=opts.user)

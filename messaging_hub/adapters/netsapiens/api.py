@@ -12,9 +12,7 @@ import base64
 import re
 from typing import Any, TypeVar
 
-import cattrs
-
-from ...errors import InvalidRequest, MalformedResponse
+from ...errors import InvalidRequest
 from ...transport import Response, Transport, path
 from .wire import Accepted, Message, MessageSend, MessageSession, converter
 
@@ -76,19 +74,10 @@ class NetSapiensAPI:
             _check(_USER, user or self.user, "user"),
         )
 
-    def _decode(self, response: Response, cls: type[T]) -> T:
-        data = response.json()
-        try:
-            return converter.structure(data, cls)
-        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-            raise MalformedResponse(
-                f"unexpected {cls!r} payload", provider=PROVIDER, status=response.status
-            ) from exc
-
     def _accepted(self, response: Response) -> Accepted:
         if not response.body.strip():
             return Accepted(code=response.status, message="Accepted")
-        return self._decode(response, Accepted)
+        return response.decode(converter, Accepted)
 
     def _session_path(self, messagesession: str, domain: str | None, user: str | None) -> str:
         d, u = self._owner(domain, user)
@@ -123,7 +112,7 @@ class NetSapiensAPI:
             path("/domains/{domain}/messagesessions", domain=d),
             params={"limit": _limit(limit), "start": _start(start)},
         )
-        return self._decode(response, list[MessageSession])
+        return response.decode(converter, list[MessageSession])
 
     async def get_message_sessions_for_user(
         self,
@@ -140,7 +129,7 @@ class NetSapiensAPI:
             path("/domains/{domain}/users/{user}/messagesessions", domain=d, user=u),
             params={"limit": _limit(limit), "start": _start(start)},
         )
-        return self._decode(response, list[MessageSession])
+        return response.decode(converter, list[MessageSession])
 
     async def get_message_session_for_user(
         self, messagesession: str, *, domain: str | None = None, user: str | None = None
@@ -149,7 +138,7 @@ class NetSapiensAPI:
         response = await self.transport.request(
             "GET", self._session_path(messagesession, domain, user)
         )
-        return self._decode(response, list[MessageSession])
+        return response.decode(converter, list[MessageSession])
 
     async def get_messages_for_messagesession(
         self,
@@ -166,7 +155,7 @@ class NetSapiensAPI:
             self._session_path(messagesession, domain, user) + "/messages",
             params={"limit": _limit(limit), "start": _start(start)},
         )
-        return self._decode(response, list[Message])
+        return response.decode(converter, list[Message])
 
     # -- sending -------------------------------------------------------------
     async def start_session(

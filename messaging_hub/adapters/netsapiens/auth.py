@@ -8,13 +8,11 @@ user's credentials. NetSapiens documents no revocation for these tokens.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import attrs
-import cattrs
 
-from ...errors import AuthenticationError, BadRequest, MalformedResponse
+from ...errors import AuthenticationError, BadRequest
 from ...secret import Secret
 from ...transport import Token, Transport
 from .wire import AccessToken, converter
@@ -41,19 +39,11 @@ class PasswordGrant:
             raise AuthenticationError(
                 exc.message, provider=exc.provider, status=exc.status, code=exc.code
             ) from None
-        try:
-            token = converter.structure(response.json(), AccessToken)
-        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-            raise MalformedResponse(
-                "the token endpoint answered without an access_token",
-                provider=transport.provider,
-                status=response.status,
-            ) from exc
-        now = time.monotonic()
-        return Token(
-            access_token=Secret(token.access_token),
-            refresh_token=Secret(token.refresh_token) if token.refresh_token else None,
-            expires_at=now + token.expires_in if token.expires_in else None,
+        token = response.decode(converter, AccessToken)
+        return Token.issued(
+            token.access_token,
+            refresh_token=token.refresh_token,
+            expires_in=token.expires_in,
             raw=token,
         )
 
