@@ -1,0 +1,76 @@
+"""The native client of MongooseIM's admin REST API (6.5.0, removed in 6.6.0).
+
+One method per documented one-to-one messages operation, named after the
+method and path. Times on this API are whole Unix seconds; ``before`` is
+sent rounded down to the second and is inclusive on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ...transport import Transport, path
+from ._common import check_before, check_body, check_limit, decode, retyped
+from .jid import parse_jid
+from .wire import AdminMessage, to_seconds
+
+__all__ = ["AdminRestAPI"]
+
+
+class AdminRestAPI:
+    """``/api/messages`` of the admin REST API (default ``http://localhost:8088/api``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def messages_post(self, caller: str, to: str, body: str) -> None:
+        """``POST /messages``: send a chat message from ``caller`` to ``to`` (204)."""
+        payload = {
+            "caller": str(parse_jid(caller, field="caller")),
+            "to": str(parse_jid(to, field="to")),
+            "body": check_body(body),
+        }
+        await retyped(
+            self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
+        )
+
+    async def messages_owner_get(
+        self, owner: str, *, limit: int | None = None, before: datetime | None = None
+    ) -> list[AdminMessage]:
+        """``GET /messages/{owner}``: the owner's last messages, oldest first."""
+        return await self._get(
+            path("/messages/{owner}", owner=str(parse_jid(owner, field="owner"))), limit, before
+        )
+
+    async def messages_owner_with_get(
+        self,
+        owner: str,
+        with_: str,
+        *,
+        limit: int | None = None,
+        before: datetime | None = None,
+    ) -> list[AdminMessage]:
+        """``GET /messages/{owner}/{with}``: the last messages exchanged with one contact."""
+        return await self._get(
+            path(
+                "/messages/{owner}/{with_}",
+                owner=str(parse_jid(owner, field="owner")),
+                with_=str(parse_jid(with_, field="with")),
+            ),
+            limit,
+            before,
+        )
+
+    async def _get(
+        self, url: str, limit: int | None, before: datetime | None
+    ) -> list[AdminMessage]:
+        checked = check_before(before)
+        params = {
+            "limit": check_limit(limit),
+            "before": None if checked is None else to_seconds(checked),
+        }
+        response = await retyped(self.transport.request("GET", url, params=params))
+        return decode(response.json(), list[AdminMessage], response.status)
+
+    def __repr__(self) -> str:
+        return f"AdminRestAPI(base_url={str(self.transport.base_url)!r})"

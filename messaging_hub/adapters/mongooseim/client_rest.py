@@ -1,0 +1,59 @@
+"""The native client of MongooseIM's client REST API (6.5.0, removed in 6.6.0).
+
+The user authenticates with Basic ``user@host:password`` and acts as
+themselves. Times on this API are Unix milliseconds; ``before`` is sent
+rounded down to the millisecond and is inclusive on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ...transport import Transport, path
+from ._common import check_before, check_body, check_limit, decode, retyped
+from .jid import parse_jid
+from .wire import ClientMessage, SentMessage, to_millis
+
+__all__ = ["ClientRestAPI"]
+
+
+class ClientRestAPI:
+    """``/messages`` of the client REST API (default ``http://localhost:8089/api``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def send_message(self, to: str, body: str) -> SentMessage:
+        """``POST /messages``: send a chat message; returns its id."""
+        payload = {"to": str(parse_jid(to, field="to")), "body": check_body(body)}
+        response = await retyped(
+            self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
+        )
+        return decode(response.json(), SentMessage, response.status)
+
+    async def get_messages(
+        self, *, limit: int | None = None, before: datetime | None = None
+    ) -> list[ClientMessage]:
+        """``GET /messages``: the user's recent messages with anyone, oldest first."""
+        return await self._get("/messages", limit, before)
+
+    async def get_messages_with(
+        self, with_: str, *, limit: int | None = None, before: datetime | None = None
+    ) -> list[ClientMessage]:
+        """``GET /messages/{with}``: the recent messages exchanged with one user."""
+        url = path("/messages/{with_}", with_=str(parse_jid(with_, field="with")))
+        return await self._get(url, limit, before)
+
+    async def _get(
+        self, url: str, limit: int | None, before: datetime | None
+    ) -> list[ClientMessage]:
+        checked = check_before(before)
+        params = {
+            "limit": check_limit(limit),
+            "before": None if checked is None else to_millis(checked),
+        }
+        response = await retyped(self.transport.request("GET", url, params=params))
+        return decode(response.json(), list[ClientMessage], response.status)
+
+    def __repr__(self) -> str:
+        return f"ClientRestAPI(base_url={str(self.transport.base_url)!r})"

@@ -1,0 +1,72 @@
+"""Walking a MongooseIM archive backwards, each message once.
+
+Every API answers "the last ``limit`` messages stamped at or before
+``before``" (inclusive), oldest first, with ``limit`` capped by the
+server (``max_result_limit``, 50 by default). The walk asks again with
+``before`` set to the oldest stamp of the page plus ``slack`` (one unit on
+REST, whose stamps are rounded: the real time of a message shown as ``t``
+may lie after ``t``), so the boundary messages come back and are dropped by
+their key. Unseen messages are always older than every message already
+yielded, so the output stays newest first.
+
+When a whole page is already-seen messages, asking with the same
+``before`` would return the same page forever: the walk then steps
+``before`` back by one unit and logs a warning. Messages older than that
+page but stamped within the skipped unit are not reachable through
+``before`` at all; this happens only when more than a page of messages
+share one timestamp unit (a second on admin REST, a millisecond on client
+REST, a microsecond on GraphQL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from typing import Protocol, TypeVar
+
+__all__ = ["ArchiveRow", "walk_back"]
+
+log = logging.getLogger("messaging_hub.adapters.mongooseim")
+
+
+class ArchiveRow(Protocol):
+    """What the walk needs from a row: a dedupe key and a stamp in API units."""
+
+    @property
+    def key(self) -> Hashable: ...
+
+    @property
+    def stamp(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=ArchiveRow)
+
+
+async def walk_back(
+    fetch: Callable[[int | None], Awaitable[tuple[Sequence[RowT], bool]]], *, slack: int
+) -> AsyncIterator[RowT]:
+    """Yield every row of the archive newest first, each once (see the module docstring).
+
+    ``fetch(before)`` returns the rows stamped at or before ``before``
+    (oldest first) and whether they were all there is.
+    """
+    seen: set[Hashable] = set()
+    before: int | None = None
+    while True:
+        page, exhausted = await fetch(before)
+        fresh = [row for row in reversed(page) if row.key not in seen]
+        for row in fresh:
+            seen.add(row.key)
+            yield row
+        if exhausted or not page:
+            return
+        following = min(row.stamp for row in page) + slack
+        if before is not None and (not fresh or following >= before):
+            # Asking with the same ``before`` would return this page again.
+            log.warning(
+                "MongooseIM: a whole page of messages shares the timestamp unit %d; "
+                "older ones stamped the same may be skipped (before is inclusive)",
+                before,
+            )
+            following = before - 1
+        before = following
