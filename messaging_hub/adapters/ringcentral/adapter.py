@@ -1,0 +1,557 @@
+"""The RingCentral adapter: the four unified operations on the Platform API.
+
+``send`` picks the endpoint from what is sent: ``MessageKind.FAX`` sends a
+fax (the attachments are the documents, the text goes on the cover page);
+phone numbers get an SMS, or an MMS when files are attached; extension
+numbers get a company pager message. A conversation is RingCentral's
+``conversationId`` (an int64 above 2**53, always handled as a decimal
+string). ``sessions`` lists the latest message of each conversation,
+``history`` one conversation's messages, both newest first and over the
+whole mailbox (the API's default window is only 24 hours, so an explicit
+early ``dateFrom``, ``history_since``, is always sent). ``delete`` removes a
+conversation, or one message.
+
+Spec operation -> native method: listMessages ``list_messages``,
+deleteMessageByFilter ``delete_messages_by_filter``, readMessage
+``load_message``, updateMessage ``update_message``, patchMessage
+``patch_message``, deleteMessage ``delete_message``, readMessageContent
+``load_message_attachment``, syncMessages ``sync_messages``,
+createSMSMessage ``send_sms``, createMMS ``send_mms``,
+createInternalTextMessage ``send_internal_message``, createFaxMessage
+``send_fax_message`` (+ ``resend_fax_message``), listFaxCoverPages
+``get_fax_cover_pages``, getToken ``get_token``, revokeToken
+``revoke_token``, authorize/authorize2 ``authorize_url``/``authorize``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import aiohttp
+import attrs
+
+from ...adapter import Adapter, Capability
+from ...config import TransportOptions, structure_options
+from ...datetimes import parse_timestamp
+from ...errors import ConfigError, InvalidRequest, UnsupportedOperation
+from ...models import (
+    Address,
+    AddressKind,
+    Attachment,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outgoing,
+    Receipt,
+    Session,
+)
+from ...pagination import unique
+from ...secret import Secret
+from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2, Transport
+from . import wire
+from .api import (
+    DIRECTIONS,
+    MAX_PAGER_TEXT,
+    MAX_SMS_TEXT,
+    MESSAGE_TYPES,
+    FilePart,
+    RingCentralAPI,
+    check_conversation_id,
+    check_date,
+    check_enums,
+    check_message_id,
+    utf16_length,
+)
+from .auth import JwtGrant, PasswordGrant, RingCentralGrant
+from .errors import parse_error
+from .ratelimit import DEFAULT_LIMITS, RateLimitHeaders, normalise_group
+
+__all__ = ["RingCentralAdapter", "RingCentralOptions"]
+
+PROVIDER = "ringcentral"
+PAGE_SIZE = 100
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _rate_limits(value: Mapping[str, tuple[int, float]]) -> dict[str, tuple[int, float]]:
+    """Group names normalised (``medium`` -> ``Medium``) and values checked."""
+    out: dict[str, tuple[int, float]] = {}
+    for name, (limit, window) in value.items():
+        group = normalise_group(str(name))
+        if group is None:
+            raise ConfigError(
+                f"rate_limits: unknown throttling group {name!r} (Light, Medium, Heavy, Auth)",
+                key="rate_limits",
+                provider=PROVIDER,
+            )
+        if limit < 1 or window <= 0:
+            raise ConfigError(
+                f"rate_limits[{name!r}] needs a limit >= 1 and a window > 0 seconds",
+                key="rate_limits",
+                provider=PROVIDER,
+            )
+        out[group] = (int(limit), float(window))
+    return out
+
+
+def _check_since(instance: Any, attribute: Any, value: str) -> None:
+    try:
+        moment = parse_timestamp(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{value!r} is not an ISO 8601 date-time", key=attribute.name) from None
+    if moment > datetime.now(UTC):
+        raise ConfigError("history_since lies in the future", key=attribute.name)
+
+
+@attrs.frozen(kw_only=True)
+class RingCentralOptions(TransportOptions):
+    """Options of ``connect("ringcentral", ...)``.
+
+    App credentials ``client_id`` and ``client_secret``, and exactly one
+    user credential: ``jwt`` (JWT grant), ``username``/``password``
+    (+ ``extension``; the legacy password grant), or an ``access_token``
+    obtained elsewhere (used as is: never refreshed nor revoked).
+    ``rate_limits`` overrides the usage-plan groups, e.g.
+    ``{"Medium": [5, 2]}``; ``rate_limiting=False`` turns client-side
+    pacing off (the server's 429s are still honoured).
+    """
+
+    client_id: str | None = None
+    client_secret: Secret | None = attrs.field(default=None, repr=False)
+    jwt: Secret | None = attrs.field(default=None, repr=False)
+    username: str | None = None
+    password: Secret | None = attrs.field(default=None, repr=False)
+    extension: str | None = None
+    access_token: Secret | None = attrs.field(default=None, repr=False)
+    base_url: str = "https://platform.ringcentral.com"
+    media_base_url: str = "https://media.ringcentral.com"
+    account_id: str = "~"
+    extension_id: str = "~"
+    from_number: str | None = None
+    rate_limits: dict[str, tuple[int, float]] = attrs.field(factory=dict)
+    rate_limiting: bool = True
+    history_since: str = attrs.field(default=EPOCH, validator=_check_since)
+    """How far back ``sessions`` and ``history`` look (ISO 8601)."""
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "rate_limits", _rate_limits(self.rate_limits))
+        given = []
+        if self.jwt is not None:
+            given.append("jwt")
+        if self.username is not None or self.password is not None:
+            given.append("username" if self.username is not None else "password")
+        if self.access_token is not None:
+            given.append("access_token")
+        if not given:
+            raise ConfigError(
+                "give jwt, username/password, or access_token", key="jwt", provider=PROVIDER
+            )
+        if len(given) > 1:
+            raise ConfigError(
+                f"contradictory credentials: {' and '.join(given)} are both set",
+                key=given[1],
+                provider=PROVIDER,
+            )
+        if self.extension is not None and "username" not in given and "password" not in given:
+            raise ConfigError(
+                "extension only goes with the password grant", key="extension", provider=PROVIDER
+            )
+        if given[0] in ("username", "password"):
+            for key in ("username", "password"):
+                if getattr(self, key) is None:
+                    raise ConfigError(f"the password grant needs {key}", key=key, provider=PROVIDER)
+        if given[0] != "access_token":
+            for key in ("client_id", "client_secret"):
+                if not getattr(self, key):
+                    raise ConfigError(f"the OAuth grant needs {key}", key=key, provider=PROVIDER)
+        if self.from_number is not None:
+            try:
+                Address.phone(self.from_number)
+            except InvalidRequest:
+                raise ConfigError(
+                    f"{self.from_number!r} is not an E.164 phone number",
+                    key="from_number",
+                    provider=PROVIDER,
+                ) from None
+
+    def grant(self) -> RingCentralGrant | None:
+        """The OAuth grant these credentials call for (``None`` for a given token)."""
+        if self.client_id is None or self.client_secret is None:
+            return None
+        if self.jwt is not None:
+            return JwtGrant(self.client_id, self.client_secret, assertion=self.jwt)
+        if self.username is not None and self.password is not None:
+            return PasswordGrant(
+                self.client_id,
+                self.client_secret,
+                username=self.username,
+                password=self.password,
+                extension=self.extension,
+            )
+        return None
+
+    def auth(self) -> AuthStrategy:
+        """The auth strategy: OAuth2 over the grant, or the given bearer token."""
+        if self.access_token is not None:
+            return BearerToken(self.access_token)
+        grant = self.grant()
+        assert grant is not None
+        return OAuth2(grant)
+
+    def limiter(self) -> GroupedRateLimiter:
+        """The client-side pacing per usage-plan group."""
+        return GroupedRateLimiter({**DEFAULT_LIMITS, **self.rate_limits})
+
+
+# -- mapping wire -> shared models -------------------------------------------------
+
+_STATUSES = {
+    "Queued": MessageStatus.QUEUED,
+    "Sent": MessageStatus.SENT,
+    "Delivered": MessageStatus.DELIVERED,
+    "DeliveryFailed": MessageStatus.FAILED,
+    "SendingFailed": MessageStatus.FAILED,
+    "Received": MessageStatus.RECEIVED,
+}
+_KINDS = {
+    "SMS": MessageKind.SMS,
+    "Pager": MessageKind.PAGER,
+    "Fax": MessageKind.FAX,
+    "VoiceMail": MessageKind.VOICEMAIL,
+}
+_DIRECTIONS = {"Inbound": Direction.INBOUND, "Outbound": Direction.OUTBOUND}
+
+
+def _party(info: wire.CallerInfo | None) -> Address | None:
+    if info is None:
+        return None
+    if info.phone_number:
+        try:
+            return Address.phone(info.phone_number)
+        except InvalidRequest:
+            return Address(info.phone_number, AddressKind.USER)
+    if info.extension_number:
+        return Address(info.extension_number, AddressKind.EXTENSION)
+    if info.extension_id:
+        return Address(info.extension_id, AddressKind.USER)
+    return None
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+def _kind(item: wire.MessageInfo) -> MessageKind:
+    kind = _KINDS.get(item.type or "", MessageKind.OTHER)
+    if kind is MessageKind.SMS and any(a.type == "MmsAttachment" for a in item.attachments):
+        return MessageKind.MMS
+    return kind
+
+
+def _status(item: wire.MessageInfo) -> MessageStatus:
+    if item.availability in ("Deleted", "Purged"):
+        return MessageStatus.DELETED
+    if item.direction == "Inbound" and item.read_status == "Read":
+        return MessageStatus.READ
+    return _STATUSES.get(item.message_status or "", MessageStatus.UNKNOWN)
+
+
+def to_message(item: wire.MessageInfo) -> Message:
+    """A shared :class:`Message` from a message-store record."""
+    attachments = tuple(
+        Attachment(
+            content_type=a.content_type or "application/octet-stream",
+            filename=a.name,
+            size=a.size,
+            url=a.uri,
+            id=str(a.id),
+        )
+        for a in item.attachments
+        if a.type != "Text"  # the SMS/pager body itself; its text is the subject
+    )
+    recipients = tuple(p for p in (_party(r) for r in item.to) if p is not None)
+    return Message(
+        id=str(item.id),
+        session_id=item.conversation_key or "",
+        provider=PROVIDER,
+        created_at=_time(item.creation_time) or datetime.fromtimestamp(0, UTC),
+        direction=_DIRECTIONS.get(item.direction or "", Direction.UNKNOWN),
+        sender=_party(item.from_),
+        recipients=recipients,
+        text=item.subject or "" if item.type != "Fax" else item.cover_page_text or "",
+        attachments=attachments,
+        status=_status(item),
+        kind=_kind(item),
+        raw=item,
+    )
+
+
+def to_session(item: wire.MessageInfo) -> Session:
+    """A shared :class:`Session` from the latest message of a conversation."""
+    inbound = item.direction == "Inbound"
+    remote = [_party(item.from_)] if inbound else [_party(r) for r in item.to]
+    return Session(
+        id=item.conversation_key or str(item.id),
+        provider=PROVIDER,
+        participants=tuple(p for p in remote if p is not None),
+        kind=_kind(item),
+        last_activity=_time(item.creation_time),
+        last_text=item.subject,
+        raw=item,
+    )
+
+
+class RingCentralAdapter(Adapter[RingCentralAPI]):
+    """RingCentral SMS, MMS, pager and fax behind the unified interface."""
+
+    provider = PROVIDER
+    capabilities = (
+        Capability.SEND
+        | Capability.SESSIONS
+        | Capability.HISTORY
+        | Capability.DELETE
+        | Capability.ATTACHMENTS
+        | Capability.GROUP
+        | Capability.MESSAGE_DELETE
+    )
+    session_filters = frozenset({"message_type", "since"})
+    history_filters = frozenset({"direction", "since", "until"})
+
+    def __init__(self, native: RingCentralAPI, options: RingCentralOptions) -> None:
+        super().__init__(native)
+        self.options = options
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    ) -> Self:
+        """Build the adapter from ``connect()`` options."""
+        opts = structure_options(RingCentralOptions, options, provider=PROVIDER)
+        limiter = opts.limiter()
+        transport = Transport(
+            provider=PROVIDER,
+            base_url=opts.base_url,
+            auth=opts.auth(),
+            session=session,
+            timeouts=opts.timeouts(),
+            pool=opts.pool_limits(),
+            retry=opts.retry_policy(),
+            rate_limiter=limiter if opts.rate_limiting else None,
+            error_parser=parse_error,
+            allowed_origins=(opts.media_base_url,),
+            default_headers={"Accept": "application/json"},
+            on_response=RateLimitHeaders(limiter) if opts.rate_limiting else None,
+        )
+        try:
+            native = RingCentralAPI(
+                transport,
+                account_id=opts.account_id,
+                extension_id=opts.extension_id,
+                media_base_url=opts.media_base_url,
+                client=opts.grant(),
+            )
+        except InvalidRequest as exc:
+            raise ConfigError(exc.message, key=exc.field, provider=PROVIDER) from None
+        return cls(native, opts)
+
+    # -- send ----------------------------------------------------------------
+    async def _send(self, outgoing: Outgoing) -> Receipt:
+        if outgoing.session_id is not None:
+            check_conversation_id(outgoing.session_id)
+        kinds = {a.kind for a in outgoing.to}
+        requested = outgoing.kind
+        if requested in (MessageKind.CHAT, MessageKind.VOICEMAIL, MessageKind.OTHER):
+            raise UnsupportedOperation(f"sending {requested.value} messages", provider=PROVIDER)
+        if kinds - {AddressKind.PHONE, AddressKind.EXTENSION}:
+            raise InvalidRequest(
+                "RingCentral sends to phone numbers (E.164) or extension numbers",
+                field="to",
+                provider=PROVIDER,
+            )
+        if len(kinds) > 1:
+            raise InvalidRequest(
+                "one message cannot mix phone numbers and extensions",
+                field="to",
+                provider=PROVIDER,
+            )
+        files = [
+            FilePart(a.content or b"", a.content_type, a.filename) for a in outgoing.attachments
+        ]
+        if requested is MessageKind.FAX:
+            item = await self._send_fax(outgoing, kinds, files)
+        elif AddressKind.EXTENSION in kinds or requested is MessageKind.PAGER:
+            item = await self._send_pager(outgoing, kinds, files)
+        else:
+            item = await self._send_text(outgoing, files)
+        # Faxes have no conversation: the fax's own id stands in for it.
+        session_id = item.conversation_key or str(item.id)
+        return Receipt(
+            session_id=session_id,
+            provider=PROVIDER,
+            status=_STATUSES.get(item.message_status or "", MessageStatus.ACCEPTED),
+            message_ids=(str(item.id),),
+            raw=item,
+        )
+
+    def _check_text(self, text: str, limit: int) -> None:
+        if utf16_length(text) > limit:
+            raise InvalidRequest(
+                f"text is {utf16_length(text)} UTF-16 units; RingCentral allows {limit}",
+                field="text",
+                provider=PROVIDER,
+            )
+
+    async def _send_text(self, outgoing: Outgoing, files: list[FilePart]) -> wire.MessageInfo:
+        if outgoing.kind is MessageKind.MMS and not files:
+            raise InvalidRequest(
+                "an MMS needs an attachment", field="attachments", provider=PROVIDER
+            )
+        self._check_text(outgoing.text, MAX_SMS_TEXT)
+        sender = self._sender(outgoing)
+        numbers = [a.value for a in outgoing.to]
+        if files:
+            return await self.native.send_mms(
+                from_number=sender, to=numbers, attachments=files, text=outgoing.text or None
+            )
+        if len(numbers) > 1:
+            raise InvalidRequest(
+                "an SMS goes to one number; attach a file to send a group MMS",
+                field="to",
+                provider=PROVIDER,
+            )
+        return await self.native.send_sms(from_number=sender, to=numbers, text=outgoing.text)
+
+    async def _send_pager(
+        self, outgoing: Outgoing, kinds: set[AddressKind], files: list[FilePart]
+    ) -> wire.MessageInfo:
+        if AddressKind.EXTENSION not in kinds:
+            raise InvalidRequest(
+                "pager messages go to extension numbers", field="to", provider=PROVIDER
+            )
+        if files:
+            raise InvalidRequest(
+                "pager messages carry no attachments", field="attachments", provider=PROVIDER
+            )
+        if outgoing.kind in (MessageKind.SMS, MessageKind.MMS):
+            raise InvalidRequest("SMS and MMS go to phone numbers", field="to", provider=PROVIDER)
+        self._check_text(outgoing.text, MAX_PAGER_TEXT)
+        return await self.native.send_internal_message(
+            text=outgoing.text, to=[a.value for a in outgoing.to]
+        )
+
+    async def _send_fax(
+        self, outgoing: Outgoing, kinds: set[AddressKind], files: list[FilePart]
+    ) -> wire.MessageInfo:
+        if kinds != {AddressKind.PHONE}:
+            raise InvalidRequest("faxes go to phone numbers", field="to", provider=PROVIDER)
+        if not files:
+            raise InvalidRequest(
+                "a fax needs at least one document attachment",
+                field="attachments",
+                provider=PROVIDER,
+            )
+        return await self.native.send_fax_message(
+            to=[a.value for a in outgoing.to],
+            attachments=files,
+            cover_page_text=outgoing.text or None,
+        )
+
+    def _sender(self, outgoing: Outgoing) -> str:
+        if outgoing.sender is not None:
+            if outgoing.sender.kind is not AddressKind.PHONE:
+                raise InvalidRequest(
+                    "an SMS sender must be a phone number", field="sender", provider=PROVIDER
+                )
+            return outgoing.sender.value
+        if self.options.from_number:
+            return Address.phone(self.options.from_number).value
+        raise InvalidRequest(
+            "SMS needs a sender number: set from_number in the config or Outgoing.sender",
+            field="sender",
+            provider=PROVIDER,
+        )
+
+    # -- sessions --------------------------------------------------------------
+    def _since(self, value: Any) -> str | datetime:
+        if value is None:
+            return self.options.history_since
+        if isinstance(value, datetime | str):
+            return value
+        raise InvalidRequest("since must be a datetime or ISO 8601 string", field="since",
+                             provider=PROVIDER)  # fmt: skip
+
+    def _sessions(self, *, limit: int | None, **options: Any) -> AsyncIterator[Session]:
+        message_type = options.get("message_type")
+        filters: dict[str, Any] = {
+            "distinct_conversations": True,
+            # Only SMS and pager messages belong to conversations.
+            "message_type": message_type if message_type is not None else ["SMS", "Pager"],
+            "date_from": self._since(options.get("since")),
+        }
+        self._validate(filters, limit)
+        return self._map_sessions(filters, limit)
+
+    def _validate(self, filters: dict[str, Any], limit: int | None) -> None:
+        # Run the native client's checks now, so bad input fails before any I/O.
+        if "message_type" in filters:
+            check_enums(filters["message_type"], MESSAGE_TYPES, "message_type")
+        if "direction" in filters:
+            check_enums(filters["direction"], DIRECTIONS, "direction")
+        for key in ("date_from", "date_to"):
+            if key in filters:
+                check_date(filters[key], key)
+
+    async def _map_sessions(
+        self, filters: dict[str, Any], limit: int | None
+    ) -> AsyncIterator[Session]:
+        per_page = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
+        source = self.native.iter_messages(per_page=per_page, **filters)
+        async for item in unique(source, key=lambda m: m.conversation_key or m.id):
+            if item.conversation_key is None:
+                continue
+            yield to_session(item)
+
+    # -- history ---------------------------------------------------------------
+    def _history(
+        self, session_id: str, *, limit: int | None, **options: Any
+    ) -> AsyncIterator[Message]:
+        filters: dict[str, Any] = {
+            "conversation_id": check_conversation_id(session_id),
+            "date_from": self._since(options.get("since")),
+        }
+        if options.get("direction") is not None:
+            filters["direction"] = options["direction"]
+        if options.get("until") is not None:
+            filters["date_to"] = options["until"]
+        self._validate(filters, limit)
+        return self._map_messages(filters, limit)
+
+    async def _map_messages(
+        self, filters: dict[str, Any], limit: int | None
+    ) -> AsyncIterator[Message]:
+        per_page = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
+        source = self.native.iter_messages(per_page=per_page, **filters)
+        # Page numbers shift when messages arrive while we read: drop repeats.
+        async for item in unique(source, key=lambda m: m.id):
+            yield to_message(item)
+
+    # -- delete ---------------------------------------------------------------
+    async def _delete(self, target: str | Session | Message) -> None:
+        if isinstance(target, Message):
+            await self.native.delete_message(check_message_id(target.id))
+            return
+        session_id = target.id if isinstance(target, Session) else target
+        await self.native.delete_messages_by_filter(
+            conversation_id=check_conversation_id(session_id)
+        )
+
+    async def _aclose(self) -> None:
+        await self.native.aclose()

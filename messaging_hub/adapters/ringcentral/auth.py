@@ -1,0 +1,155 @@
+"""RingCentral OAuth: the JWT-bearer and password grants, refresh and revoke.
+
+``POST /restapi/oauth/token`` takes a form-encoded body and authenticates
+the app with ``Authorization: Basic base64(client_id:client_secret)``:
+
+* JWT bearer: ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=...``
+* password (legacy ROPC, still in the official Postman collection):
+  ``grant_type=password&username=...&password=...&extension=...``
+* refresh: ``grant_type=refresh_token&refresh_token=...``
+
+``POST /restapi/oauth/revoke`` with ``token=...`` ends the OAuth session.
+Every token request is in the ``Auth`` throttling group. The core
+:class:`~messaging_hub.transport.OAuth2` strategy drives these grants
+(single-flight renewal, one retry after a 401, revoke on close).
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+import cattrs
+
+from ...errors import AuthenticationError, MalformedResponse, ProviderError, RateLimited
+from ...secret import Secret
+from ...transport import Token, Transport
+from ...transport.auth import basic_header
+from .wire import TokenInfo, converter
+
+__all__ = ["JWT_GRANT_TYPE", "JwtGrant", "PasswordGrant", "RingCentralGrant"]
+
+JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 - a path, not a secret
+REVOKE_PATH = "/restapi/oauth/revoke"
+AUTH_GROUP = "Auth"
+
+
+@attrs.frozen
+class RingCentralGrant:
+    """What every RingCentral grant shares: the app's credentials and the
+    refresh/revoke calls. Subclasses say how to obtain the first token."""
+
+    client_id: str
+    client_secret: Secret = attrs.field(repr=False)
+
+    def _client_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": basic_header(self.client_id, self.client_secret),
+            "Accept": "application/json",
+        }
+
+    async def request_token(self, transport: Transport, form: dict[str, str]) -> Token:
+        """POST ``form`` to the token endpoint and return the token it grants."""
+        try:
+            response = await transport.request(
+                "POST",
+                TOKEN_PATH,
+                data=form,
+                headers=self._client_headers(),
+                authenticate=False,
+                idempotent=False,
+                rate_group=AUTH_GROUP,
+            )
+        except RateLimited:
+            raise
+        except ProviderError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                # A refused grant is an authentication failure, whatever the status.
+                raise AuthenticationError(
+                    exc.message,
+                    provider=exc.provider,
+                    status=exc.status,
+                    code=exc.code,
+                    details=exc.details,
+                ) from None
+            raise
+        try:
+            info = converter.structure(response.json(), TokenInfo)
+        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+            raise MalformedResponse(
+                "the token endpoint answered without an access_token",
+                provider=transport.provider,
+                status=response.status,
+            ) from exc
+        now = time.monotonic()
+        return Token(
+            access_token=Secret(info.access_token),
+            refresh_token=Secret(info.refresh_token) if info.refresh_token else None,
+            expires_at=now + info.expires_in if info.expires_in else None,
+            refresh_expires_at=(
+                now + info.refresh_token_expires_in if info.refresh_token_expires_in else None
+            ),
+            raw=info,
+        )
+
+    async def obtain(self, transport: Transport) -> Token:
+        """Get a first token (implemented by each grant)."""
+        raise NotImplementedError
+
+    async def refresh(self, transport: Transport, token: Token) -> Token:
+        """Exchange the refresh token for a new token pair."""
+        if token.refresh_token is None:
+            raise AuthenticationError("no refresh token", provider=transport.provider)
+        return await self.request_token(
+            transport,
+            {"grant_type": "refresh_token", "refresh_token": token.refresh_token.reveal()},
+        )
+
+    async def revoke(self, transport: Transport, token: Token) -> None:
+        """End the OAuth session the token belongs to (access and refresh token)."""
+        await transport.request(
+            "POST",
+            REVOKE_PATH,
+            data={"token": token.access_token.reveal()},
+            headers=self._client_headers(),
+            authenticate=False,
+            idempotent=True,  # revoking twice is harmless (RFC 7009)
+            rate_group=AUTH_GROUP,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.client_id!r})"
+
+
+@attrs.frozen(repr=False)
+class JwtGrant(RingCentralGrant):
+    """The JWT-bearer grant: the app's credentials and a user's JWT credential."""
+
+    assertion: Secret = attrs.field(kw_only=True, repr=False)
+
+    async def obtain(self, transport: Transport) -> Token:
+        """Log in with the JWT assertion."""
+        return await self.request_token(
+            transport, {"grant_type": JWT_GRANT_TYPE, "assertion": self.assertion.reveal()}
+        )
+
+
+@attrs.frozen(repr=False)
+class PasswordGrant(RingCentralGrant):
+    """The legacy password grant: username (phone number or email), password, extension."""
+
+    username: str = attrs.field(kw_only=True)
+    password: Secret = attrs.field(kw_only=True, repr=False)
+    extension: str | None = attrs.field(default=None, kw_only=True)
+
+    async def obtain(self, transport: Transport) -> Token:
+        """Log in with the user's password."""
+        form: dict[str, str] = {
+            "grant_type": "password",
+            "username": self.username,
+            "password": self.password.reveal(),
+        }
+        if self.extension:
+            form["extension"] = self.extension
+        return await self.request_token(transport, form)

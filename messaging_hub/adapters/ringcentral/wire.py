@@ -1,0 +1,521 @@
+"""RingCentral Platform wire models and the one cattrs converter that reads/writes them.
+
+Field names on the wire are camelCase (``conversationId``, ``creationTime``)
+and ``from`` is a Python keyword: the converter renames every field, so the
+classes use snake_case (``from_`` for ``from``). OAuth bodies are already
+snake_case. Message and attachment ids are int64 and conversation ids exceed
+2**53: they are Python ints, read from JSON integers or digit strings and
+never through a float.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+__all__ = [
+    "ApiErrorBody",
+    "ApiErrorEntry",
+    "AttachmentInfo",
+    "CallerInfo",
+    "CallerInfoRequest",
+    "ConversationInfo",
+    "CountryInfo",
+    "FaxCoverPage",
+    "FaxCoverPageList",
+    "FaxEnvelope",
+    "FaxRecipient",
+    "FaxResend",
+    "ForwardingInfo",
+    "InternalTextMessageRequest",
+    "MessageInfo",
+    "MessageList",
+    "MessageResult",
+    "NavigationInfo",
+    "NavigationUri",
+    "OwnerInfo",
+    "PagerCallerInfo",
+    "PagingInfo",
+    "PatchMessageRequest",
+    "SmsRequest",
+    "SyncInfo",
+    "SyncResponse",
+    "TokenInfo",
+    "UpdateMessageRequest",
+    "converter",
+]
+
+
+# -- responses -------------------------------------------------------------------
+
+
+@attrs.frozen
+class CallerInfo:
+    """A sender or recipient of a stored message (``MessageStoreCallerInfoResponseFrom/To``,
+    ``FaxResponseTo``)."""
+
+    phone_number: str | None = None
+    extension_number: str | None = None
+    extension_id: str | None = None
+    name: str | None = None
+    location: str | None = None
+    target: bool | None = None
+    message_status: str | None = None
+    fax_error_code: str | None = None
+    recipient_id: str | None = None
+
+
+@attrs.frozen
+class AttachmentInfo:
+    """``MessageAttachmentInfo``: one file of a message; ``uri`` is on the media host."""
+
+    id: int
+    uri: str | None = None
+    type: str | None = None
+    content_type: str | None = None
+    vm_duration: int | None = None
+    file_name: str | None = None
+    filename: str | None = None
+    """``FaxResponse`` spells the file name in lower case."""
+    size: int | None = None
+    height: int | None = None
+    width: int | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The file name under either spelling."""
+        return self.file_name or self.filename
+
+
+@attrs.frozen
+class ConversationInfo:
+    """``ConversationInfo``: the conversation id as a string, and its URI."""
+
+    id: str | None = None
+    uri: str | None = None
+
+
+@attrs.frozen
+class OwnerInfo:
+    """``OwnerResource``: the extension owning a shared message."""
+
+    name: str | None = None
+    extension_type: str | None = None
+    extension_id: str | None = None
+
+
+@attrs.frozen
+class ForwardingInfo:
+    """``GetMessageForwardingInfo``."""
+
+    original_sender: CallerInfo | None = None
+    original_creation_time: str | None = None
+
+
+@attrs.frozen
+class MessageInfo:
+    """A message-store record (``GetMessageInfoResponse`` and its SMS, pager and fax
+    variants)."""
+
+    id: int
+    uri: str | None = None
+    extension_id: str | None = None
+    type: str | None = None
+    direction: str | None = None
+    from_: CallerInfo | None = None
+    to: list[CallerInfo] = attrs.field(factory=list)
+    subject: str | None = None
+    message_status: str | None = None
+    read_status: str | None = None
+    availability: str | None = None
+    priority: str | None = None
+    attachments: list[AttachmentInfo] = attrs.field(factory=list)
+    conversation_id: int | None = None
+    conversation: ConversationInfo | None = None
+    creation_time: str | None = None
+    last_modified_time: str | None = None
+    sms_delivery_time: str | None = None
+    sms_sending_attempts_count: int | None = None
+    delivery_error_code: str | None = None
+    segment_count: int | None = None
+    fax_page_count: int | None = None
+    fax_resolution: str | None = None
+    cover_index: int | None = None
+    cover_page_text: str | None = None
+    vm_transcription_status: str | None = None
+    pg_to_department: bool | None = None
+    owner: OwnerInfo | None = None
+    private: bool | None = None
+    forwarding: ForwardingInfo | None = None
+    vm_side_recipients: list[CallerInfo] | None = None
+
+    @property
+    def conversation_key(self) -> str | None:
+        """The conversation id as an exact decimal string, if the message has one."""
+        if self.conversation is not None and self.conversation.id:
+            return self.conversation.id
+        return None if self.conversation_id is None else str(self.conversation_id)
+
+
+@attrs.frozen
+class PagingInfo:
+    """``MessagingPagingInfo`` / ``EnumeratedPagingModel``."""
+
+    page: int | None = None
+    per_page: int | None = None
+    page_start: int | None = None
+    page_end: int | None = None
+    total_pages: int | None = None
+    total_elements: int | None = None
+
+
+@attrs.frozen
+class NavigationUri:
+    """A link to another page."""
+
+    uri: str | None = None
+
+
+@attrs.frozen
+class NavigationInfo:
+    """``MessagingNavigationInfo``: links to the first, next, previous and last page."""
+
+    first_page: NavigationUri | None = None
+    next_page: NavigationUri | None = None
+    previous_page: NavigationUri | None = None
+    last_page: NavigationUri | None = None
+
+
+@attrs.frozen
+class MessageList:
+    """``GetMessageList``: one page of the message store."""
+
+    records: list[MessageInfo]
+    uri: str | None = None
+    paging: PagingInfo = attrs.field(factory=PagingInfo)
+    navigation: NavigationInfo = attrs.field(factory=NavigationInfo)
+
+    @property
+    def has_next_page(self) -> bool:
+        """Whether another page follows this one."""
+        if self.navigation.next_page is not None:
+            return True
+        paging = self.paging
+        return (
+            paging.page is not None
+            and paging.total_pages is not None
+            and paging.page < paging.total_pages
+        )
+
+
+@attrs.frozen
+class SyncInfo:
+    """``SyncInfoMessages``: what the next incremental sync needs."""
+
+    sync_type: str | None = None
+    sync_token: str | None = attrs.field(default=None, repr=False)
+    sync_time: str | None = None
+    older_records_exist: bool | None = None
+
+
+@attrs.frozen
+class SyncResponse:
+    """``GetMessageSyncResponse``: changed messages and the next ``syncToken``."""
+
+    records: list[MessageInfo]
+    sync_info: SyncInfo
+    uri: str | None = None
+
+
+@attrs.frozen
+class ApiErrorEntry:
+    """``ApiErrorWithParameter``: one entry of ``errors[]``."""
+
+    error_code: str | None = None
+    message: str | None = None
+    parameter_name: str | None = None
+    parameter_value: str | None = None
+
+
+@attrs.frozen
+class ApiErrorBody:
+    """An error body: ``errors[]`` (the spec), top-level ``errorCode``/``message``/
+    ``parameterName`` (real answers) and OAuth's ``error``/``error_description``."""
+
+    error_code: str | None = None
+    message: str | None = None
+    errors: list[ApiErrorEntry] = attrs.field(factory=list)
+    parameter_name: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+    @property
+    def code(self) -> str | None:
+        """The RingCentral error code (``CMN-102``), else the OAuth error."""
+        if self.error_code:
+            return self.error_code
+        first = next((e.error_code for e in self.errors if e.error_code), None)
+        return first or self.error
+
+    @property
+    def text(self) -> str | None:
+        """The human-readable message."""
+        if self.message:
+            return self.message
+        first = next((e.message for e in self.errors if e.message), None)
+        return first or self.error_description
+
+
+@attrs.frozen
+class MessageResult:
+    """One entry of a 207 multi-status answer: a message, or the error for that id."""
+
+    resource_id: str
+    status: int
+    message: MessageInfo | None = None
+    error: ApiErrorBody | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether this id succeeded."""
+        return 200 <= self.status < 300 and self.message is not None
+
+
+@attrs.frozen
+class FaxCoverPage:
+    """``FaxCoverPageInfo``."""
+
+    id: str
+    name: str | None = None
+
+
+@attrs.frozen
+class FaxCoverPageList:
+    """``ListFaxCoverPagesResponse``."""
+
+    records: list[FaxCoverPage]
+    uri: str | None = None
+    paging: PagingInfo = attrs.field(factory=PagingInfo)
+    navigation: NavigationInfo = attrs.field(factory=NavigationInfo)
+
+
+@attrs.frozen
+class TokenInfo:
+    """``TokenInfo``: the token endpoint's answer (snake_case on the wire)."""
+
+    access_token: str = attrs.field(repr=False)
+    token_type: str | None = None
+    expires_in: int | None = None
+    refresh_token: str | None = attrs.field(default=None, repr=False)
+    refresh_token_expires_in: int | None = None
+    scope: str | None = None
+    owner_id: str | None = None
+    endpoint_id: str | None = None
+    id_token: str | None = attrs.field(default=None, repr=False)
+    session_id: str | None = None
+    session_expires_in: int | None = None
+    session_expiration_time: str | None = None
+    session_idle_timeout: int | None = None
+
+
+# -- requests --------------------------------------------------------------------
+
+
+@attrs.frozen
+class CallerInfoRequest:
+    """``MessageStoreCallerInfoRequest``: a phone number."""
+
+    phone_number: str
+
+
+@attrs.frozen
+class PagerCallerInfo:
+    """``PagerCallerInfoRequest``: an extension by number or id."""
+
+    extension_number: str | None = None
+    extension_id: str | None = None
+
+
+@attrs.frozen
+class CountryInfo:
+    """``SmsRequestCountryInfo``."""
+
+    id: str | None = None
+    iso_code: str | None = None
+
+
+@attrs.frozen
+class SmsRequest:
+    """``CreateSMSMessage`` / ``CreateMMSMessage`` (the JSON part; files travel apart)."""
+
+    from_: CallerInfoRequest
+    to: list[CallerInfoRequest]
+    text: str | None = None
+    country: CountryInfo | None = None
+
+
+@attrs.frozen
+class InternalTextMessageRequest:
+    """``CreateInternalTextMessageRequest``: a company pager message."""
+
+    text: str
+    to: list[PagerCallerInfo] | None = None
+    from_: PagerCallerInfo | None = None
+    reply_on: int | None = None
+
+
+@attrs.frozen
+class FaxRecipient:
+    """``FaxRequestTo``."""
+
+    phone_number: str
+    name: str | None = None
+
+
+@attrs.frozen
+class FaxEnvelope:
+    """The JSON part of a fax send (``createFaxMessage``, multipart)."""
+
+    to: list[FaxRecipient]
+    fax_resolution: str | None = None
+    send_time: str | None = None
+    iso_code: str | None = None
+    cover_index: int | None = None
+    cover_page_text: str | None = None
+
+
+@attrs.frozen
+class FaxResend:
+    """The JSON body that resends or forwards a stored fax."""
+
+    original_message_id: str
+    to: list[FaxRecipient] | None = None
+    send_time: str | None = None
+
+
+@attrs.frozen
+class UpdateMessageRequest:
+    """``UpdateMessageRequest``."""
+
+    read_status: str
+
+
+@attrs.frozen
+class PatchMessageRequest:
+    """``PatchMessageRequest``."""
+
+    read_status: str | None = None
+    availability: str | None = None
+
+
+# -- the converter ------------------------------------------------------------------
+
+_CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
+
+
+def wire_name(name: str) -> str:
+    """The camelCase wire name of a snake_case field (``from_`` is ``from``)."""
+    if name == "from_":
+        return "from"
+    return _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), name)
+
+
+def _exact_int(value: Any, _: Any) -> int:
+    # JSON integers are exact in Python; ids also arrive as digit strings.
+    # A bool is not an id, and a fraction is not either.
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _loose_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # ids documented as strings sometimes arrive as numbers
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+_OAUTH_CLASSES: tuple[type[Any], ...] = (TokenInfo,)
+_REQUEST_CLASSES: tuple[type[Any], ...] = (
+    CallerInfoRequest,
+    PagerCallerInfo,
+    CountryInfo,
+    SmsRequest,
+    InternalTextMessageRequest,
+    FaxRecipient,
+    FaxEnvelope,
+    FaxResend,
+    UpdateMessageRequest,
+    PatchMessageRequest,
+)
+_RESPONSE_CLASSES: tuple[type[Any], ...] = (
+    CallerInfo,
+    AttachmentInfo,
+    ConversationInfo,
+    OwnerInfo,
+    ForwardingInfo,
+    MessageInfo,
+    PagingInfo,
+    NavigationUri,
+    NavigationInfo,
+    MessageList,
+    SyncInfo,
+    SyncResponse,
+    ApiErrorEntry,
+    ApiErrorBody,
+    MessageResult,
+    FaxCoverPage,
+    FaxCoverPageList,
+)
+
+
+def _register(conv: cattrs.Converter, cls: type[Any], *, omit_none: bool) -> None:
+    renames: dict[str, Any] = {
+        f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)
+    }
+    conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))
+    conv.register_unstructure_hook(
+        cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=omit_none, **renames)
+    )
+
+
+def _structure_result(value: Any, _: Any) -> MessageResult:
+    # A multi-status entry's body is a message on success, an error body otherwise.
+    if not isinstance(value, dict):
+        raise ValueError("a multi-status entry must be an object")
+    status = _exact_int(value.get("status"), int)
+    body = value.get("body")
+    resource_id = _loose_str(value.get("resourceId", ""), str)
+    if 200 <= status < 300 and isinstance(body, dict):
+        return MessageResult(resource_id, status, message=converter.structure(body, MessageInfo))
+    error = converter.structure(body, ApiErrorBody) if isinstance(body, dict) else ApiErrorBody()
+    return MessageResult(resource_id, status, error=error)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(int, _exact_int)
+    conv.register_structure_hook(str, _loose_str)
+    for cls in _RESPONSE_CLASSES:
+        _register(conv, cls, omit_none=False)
+    for cls in _REQUEST_CLASSES:
+        _register(conv, cls, omit_none=True)
+    conv.register_structure_hook(MessageResult, _structure_result)
+    for cls in _OAUTH_CLASSES:
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv))
+    return conv
+
+
+converter = _make_converter()
+"""The converter for every RingCentral wire class."""
