@@ -47,7 +47,7 @@ import attrs
 from ...adapter import Adapter, Capability
 from ...config import TransportOptions, structure_options
 from ...datetimes import parse_timestamp
-from ...errors import Conflict, InvalidRequest, MalformedResponse, UnsupportedOperation
+from ...errors import ConfigError, Conflict, InvalidRequest, MalformedResponse, UnsupportedOperation
 from ...models import (
     Address,
     AddressKind,
@@ -96,7 +96,9 @@ _STATUSES = {
 
 def _auth_mode(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in ("headers", "basic"):
-        raise ValueError(f"{attribute.name} must be 'headers' or 'basic', got {value!r}")
+        raise ConfigError(
+            f"{attribute.name} must be 'headers' or 'basic', got {value!r}", key=attribute.name
+        )
 
 
 @attrs.frozen(kw_only=True)
