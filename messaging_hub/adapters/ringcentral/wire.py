@@ -438,6 +438,15 @@ def _exact_int(value: Any, _: Any) -> int:
     raise ValueError(f"expected an integer, got {value!r}")
 
 
+def _bool(value: Any, _: Any) -> bool:
+    # Registered explicitly: bool subclasses int, so the int hook would catch it.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
 def _loose_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
@@ -506,6 +515,7 @@ def _structure_result(value: Any, _: Any) -> MessageResult:
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(int, _exact_int)
+    conv.register_structure_hook(bool, _bool)
     conv.register_structure_hook(str, _loose_str)
     for cls in _RESPONSE_CLASSES:
         _register(conv, cls, omit_none=False)
