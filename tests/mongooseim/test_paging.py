@@ -1,0 +1,124 @@
+"""History pages backwards with the inclusive ``before``: each message once, newest first."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+import messaging_hub as mh
+from messaging_hub.testing.mongooseim import FakeMongooseIM
+
+from ._helpers import APIS, T0, before_sent, reads
+
+pytestmark = pytest.mark.anyio
+
+PEER = "bob@localhost"
+
+
+@pytest.fixture(params=APIS)
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeMongooseIM]:
+    async with FakeMongooseIM(request.param, clock=lambda: T0) as server:
+        yield server
+
+
+def _bodies(n: int) -> list[str]:
+    return [f"message {i}" for i in range(n, 0, -1)]
+
+
+@pytest.mark.parametrize("run", [1, 13, 49])
+async def test_runs_sharing_a_timestamp_come_once(fake: FakeMongooseIM, run: int) -> None:
+    fake.seed_conversation(fake.owner, PEER, 160, same_timestamp=run)
+    async with mh.connect(fake.config) as client:
+        texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(160)
+
+
+async def test_paging_sends_the_oldest_stamp_back(fake: FakeMongooseIM) -> None:
+    rows = fake.seed_conversation(fake.owner, PEER, 60, same_timestamp=5)
+    async with mh.connect(fake.config) as client:
+        assert len([m async for m in client.history(PEER)]) == 60
+    first, second = reads(fake.requests)[:2]
+    assert before_sent(first) is None
+    oldest_of_first_page = rows[10].timestamp  # the last 50 of 60 start at index 10
+    expected = {
+        # REST stamps are rounded, so one unit is added to be sure nothing slips between
+        "admin-rest": str(int(oldest_of_first_page.timestamp()) + 1),
+        "client-rest": str(int(oldest_of_first_page.timestamp() * 1000) + 1),
+        "graphql": oldest_of_first_page.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }[fake.api]
+    assert before_sent(second) == expected
+
+
+async def test_rounded_seconds_do_not_hide_messages() -> None:
+    """Admin REST rounds: a message at 12:00:00.4 shows as 12:00:00 but lies after it,
+    so asking ``before=12:00:00`` next would miss older messages of that second."""
+    async with FakeMongooseIM("admin-rest") as fake:
+        stamps = [T0 + timedelta(milliseconds=100 + i) for i in range(5)]  # older, unseen
+        stamps += [T0 + timedelta(milliseconds=400 + i) for i in range(10)]
+        stamps += [T0 + timedelta(seconds=5, milliseconds=i) for i in range(40)]
+        for i, when in enumerate(stamps):
+            fake.deliver_inbound(PEER, fake.owner, f"m{i}", timestamp=when)
+        async with mh.connect(fake.config) as client:
+            texts = [m.text async for m in client.history(PEER)]
+    assert texts == [f"m{i}" for i in range(54, -1, -1)]
+
+
+async def test_a_whole_page_on_one_timestamp_ends_with_a_warning(
+    fake: FakeMongooseIM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """More than a page stamped alike: the walk terminates, yields no duplicate, warns."""
+    fake.seed_conversation(fake.owner, PEER, 20, end=T0 - timedelta(hours=1))
+    fake.seed_conversation(fake.owner, PEER, 70, same_timestamp=True, end=T0)
+    with caplog.at_level(logging.WARNING, logger="messaging_hub.adapters.mongooseim"):
+        async with mh.connect(fake.config) as client:
+            messages = [m async for m in client.history(PEER)]
+    ids = [m.id for m in messages]
+    assert len(ids) == len(set(ids))
+    texts = [m.text for m in messages]
+    # the newest 50 of the crowded second, then everything older than it
+    assert texts[:50] == _bodies(70)[:50]
+    assert texts[50:] == _bodies(20)
+    assert "timestamp" in caplog.text
+    assert len(reads(fake.requests)) <= 4
+
+
+async def test_limit_reads_one_small_page(fake: FakeMongooseIM) -> None:
+    fake.seed_conversation(fake.owner, PEER, 30)
+    async with mh.connect(fake.config) as client:
+        texts = [m.text async for m in client.history(PEER, limit=3)]
+    assert texts == _bodies(30)[:3]
+    (read,) = reads(fake.requests)
+    limit = read.query.get("limit") if read.method == "GET" else read.json()["variables"]["limit"]
+    assert str(limit) == "3"
+
+
+async def test_a_lower_server_cap_is_followed_with_page_size() -> None:
+    async with FakeMongooseIM("client-rest", max_result_limit=20) as fake:
+        fake.seed_conversation(fake.owner, PEER, 45, same_timestamp=3)
+        async with mh.connect({**fake.config, "page_size": 20}) as client:
+            texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(45)
+
+
+async def test_graphql_learns_the_cap_from_the_answer() -> None:
+    async with FakeMongooseIM("graphql", max_result_limit=20) as fake:
+        fake.seed_conversation(fake.owner, PEER, 45, same_timestamp=3)
+        async with mh.connect(fake.config) as client:
+            texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(45)
+
+
+async def test_history_fields(fake: FakeMongooseIM) -> None:
+    fake.seed_conversation(fake.owner, PEER, 2)
+    async with mh.connect(fake.config) as client:
+        newer, older = [m async for m in client.history("Bob@LOCALHOST")]
+    assert (newer.text, older.text) == ("message 2", "message 1")
+    assert newer.direction is mh.Direction.INBOUND and older.direction is mh.Direction.OUTBOUND
+    assert newer.session_id == older.session_id == PEER
+    assert newer.sender is not None and newer.sender.value.startswith(PEER)
+    assert older.recipients and older.recipients[0].value.startswith(PEER)
+    assert newer.kind is mh.MessageKind.CHAT
+    assert newer.raw is not None
