@@ -36,7 +36,7 @@ from ...models import (
     Session,
 )
 from ...secret import Secret
-from ...transport import AuthStrategy, BasicAuth, NoAuth, Transport
+from ...transport import AuthStrategy, BasicAuth, NoAuth
 from .admin_rest import AdminRestAPI
 from .backends import AdminRestBackend, Backend, ClientRestBackend, GraphQLBackend, Row
 from .client_rest import ClientRestAPI
@@ -183,14 +183,11 @@ class MongooseIMAdapter(Adapter[NativeClient]):
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(MongooseIMOptions, options, provider=PROVIDER)
-        transport = Transport(
+        transport = opts.make_transport(
             provider=PROVIDER,
             base_url=opts.url,
             auth=opts.auth(),
             session=session,
-            timeouts=opts.timeouts(),
-            pool=opts.pool_limits(),
-            retry=opts.retry_policy(),
             error_parser=graphql_error_parser if opts.api == "graphql" else rest_error_parser,
             default_headers={"Accept": "application/json"},
         )
