@@ -19,7 +19,6 @@ import base64
 import binascii
 import json
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -133,19 +132,6 @@ class FakeMongooseIM(FakeServer):
         self.owner = owner_jid.bare
         self._users = users
         super().__init__(host=host, port=port)
-
-    async def start(self) -> None:
-        """Start serving on loopback.
-
-        ``_server.FakeServer.start`` passes ``shutdown_timeout`` to ``TCPSite``,
-        which aiohttp 3.14 deprecates; the warning is silenced here so that
-        tests run with ``-W error`` (the base class should move it to the runner).
-        """
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", "shutdown_timeout should be set on BaseRunner", DeprecationWarning
-            )
-            await super().start()
 
     # -- wiring -----------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
