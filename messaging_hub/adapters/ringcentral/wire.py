@@ -417,10 +417,15 @@ class PatchMessageRequest:
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
 
+_SNAKE_ON_THE_WIRE = frozenset({"error_description"})  # OAuth's own spelling
+
+
 def wire_name(name: str) -> str:
     """The camelCase wire name of a snake_case field (``from_`` is ``from``)."""
     if name == "from_":
         return "from"
+    if name in _SNAKE_ON_THE_WIRE:
+        return name
     return _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), name)
 
 
