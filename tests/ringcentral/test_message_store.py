@@ -201,3 +201,29 @@ async def test_cover_pages_and_paging_info(client: RingCentralAdapter) -> None:
     assert len(listing.records) == 5
     assert listing.paging.total_elements is not None and listing.paging.total_elements > 5
     assert listing.navigation.next_page is not None
+
+
+async def test_history_filters_and_deleting_a_session_object(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    conversation = fake.seed_conversation(6)  # directions alternate
+    inbound = [m async for m in client.history(conversation, direction="Inbound")]
+    assert len(inbound) == 3
+    assert all(m.direction is mh.Direction.INBOUND for m in inbound)
+    assert all(m.sender == mh.Address.phone(REMOTE) for m in inbound)
+    assert fake.requests_to("GET", LIST)[-1].query["direction"] == "Inbound"
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert [s async for s in client.sessions(since=future)] == []
+    (session,) = [s async for s in client.sessions()]
+    await client.delete(session)
+    assert [s async for s in client.sessions()] == []
+
+
+async def test_authorize_url_needs_no_request(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    url = client.native.authorize_url(redirect_uri="https://app.example/cb", state="s1")
+    assert url.startswith(f"{fake.origin}/restapi/oauth/authorize?client_id={fake.client_id}")
+    assert "redirect_uri=https%3A%2F%2Fapp.example%2Fcb" in url and "state=s1" in url
+    assert "response_type=code" in url
+    assert fake.requests == []

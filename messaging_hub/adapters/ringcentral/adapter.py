@@ -347,7 +347,6 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             rate_limiter=limiter if opts.rate_limiting else None,
             error_parser=parse_error,
             allowed_origins=(opts.media_base_url,),
-            default_headers={"Accept": "application/json"},
             on_response=RateLimitHeaders(limiter) if opts.rate_limiting else None,
         )
         try:
