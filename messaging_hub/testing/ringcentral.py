@@ -12,8 +12,8 @@ usage-plan rate limits (``X-Rate-Limit-*`` headers, 429 CMN-301).
 Typical use::
 
     async with FakeRingCentral() as fake:
-        hub = await messaging_hub.connect(fake.config)
-        fake.deliver_inbound("+14155550123", "hello")
+        async with messaging_hub.connect(fake.config) as client:
+            fake.deliver_inbound("+14155550123", "hello")
 """
 
 from __future__ import annotations
