@@ -286,7 +286,7 @@ def to_message(item: wire.MessageInfo) -> Message:
         direction=_DIRECTIONS.get(item.direction or "", Direction.UNKNOWN),
         sender=_party(item.from_),
         recipients=recipients,
-        text=item.subject or "" if item.type != "Fax" else item.cover_page_text or "",
+        text=(item.subject or "") if item.type != "Fax" else (item.cover_page_text or ""),
         attachments=attachments,
         status=_status(item),
         kind=_kind(item),
@@ -495,10 +495,10 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             "message_type": message_type if message_type is not None else ["SMS", "Pager"],
             "date_from": self._since(options.get("since")),
         }
-        self._validate(filters, limit)
+        self._validate(filters)
         return self._map_sessions(filters, limit)
 
-    def _validate(self, filters: dict[str, Any], limit: int | None) -> None:
+    def _validate(self, filters: dict[str, Any]) -> None:
         # Run the native client's checks now, so bad input fails before any I/O.
         if "message_type" in filters:
             check_enums(filters["message_type"], MESSAGE_TYPES, "message_type")
@@ -530,7 +530,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             filters["direction"] = options["direction"]
         if options.get("until") is not None:
             filters["date_to"] = options["until"]
-        self._validate(filters, limit)
+        self._validate(filters)
         return self._map_messages(filters, limit)
 
     async def _map_messages(

@@ -453,7 +453,7 @@ class RingCentralAPI:
             "POST",
             REVOKE_PATH,
             data={"token": token},
-            headers={"Authorization": self.client._client_headers()["Authorization"]},
+            headers={"Authorization": self.client.client_headers()["Authorization"]},
             authenticate=False,
             rate_group="Auth",
         )

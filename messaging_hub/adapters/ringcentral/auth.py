@@ -43,7 +43,8 @@ class RingCentralGrant:
     client_id: str
     client_secret: Secret = attrs.field(repr=False)
 
-    def _client_headers(self) -> dict[str, str]:
+    def client_headers(self) -> dict[str, str]:
+        """The headers that authenticate the app at the token and revoke endpoints."""
         return {
             "Authorization": basic_header(self.client_id, self.client_secret),
             "Accept": "application/json",
@@ -56,7 +57,7 @@ class RingCentralGrant:
                 "POST",
                 TOKEN_PATH,
                 data=form,
-                headers=self._client_headers(),
+                headers=self.client_headers(),
                 authenticate=False,
                 idempotent=False,
                 rate_group=AUTH_GROUP,
@@ -112,7 +113,7 @@ class RingCentralGrant:
             "POST",
             REVOKE_PATH,
             data={"token": token.access_token.reveal()},
-            headers=self._client_headers(),
+            headers=self.client_headers(),
             authenticate=False,
             idempotent=True,  # revoking twice is harmless (RFC 7009)
             rate_group=AUTH_GROUP,
