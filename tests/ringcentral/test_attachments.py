@@ -129,3 +129,17 @@ async def test_missing_attachment_is_not_found(
         async with client.native.load_message_attachment(fax.id, 1):
             pass
     assert info.value.code == "CMN-102"
+
+
+async def test_an_expired_token_is_refreshed_for_a_download(
+    fake: FakeRingCentral, client: RingCentralAdapter, tmp_path: Path
+) -> None:
+    fax = fake.deliver_fax("+14155550999", b"%PDF after refresh")
+    await client.native.list_messages()  # obtains a token
+    fake.expire_tokens()
+    target = tmp_path / "f.pdf"
+    written = await client.native.download_attachment(
+        target, message_id=fax.id, attachment_id=fax.attachments[0].id
+    )
+    assert written == len(b"%PDF after refresh")
+    assert fake.token_requests["refresh_token"] == 1

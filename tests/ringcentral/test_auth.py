@@ -189,3 +189,14 @@ async def test_secrets_and_tokens_stay_out_of_reprs(fake: FakeRingCentral) -> No
         token = fake.tokens.sessions[0]
         for secret in (fake.client_secret, fake.jwt, token.access_token, token.refresh_token):
             assert secret not in shown
+
+
+async def test_a_revoked_session_logs_in_again(fake: FakeRingCentral) -> None:
+    async with mh.connect(fake.config) as client:
+        await client.send(mh.Outgoing(to=[REMOTE], text="one"))
+        for session in fake.tokens.sessions:
+            session.revoked = True  # e.g. revoked from another process
+        await client.send(mh.Outgoing(to=[REMOTE], text="two"))
+    # The refresh token was refused, so the JWT grant ran a second time.
+    assert fake.token_requests[JWT_GRANT] == 2
+    assert len(fake.sent) == 2
