@@ -50,7 +50,7 @@ from ...models import (
 )
 from ...pagination import unique
 from ...secret import Secret
-from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2, Transport
+from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2
 from . import wire
 from .api import (
     DIRECTIONS,
@@ -336,14 +336,11 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(RingCentralOptions, options, provider=PROVIDER)
         limiter = opts.limiter()
-        transport = Transport(
+        transport = opts.make_transport(
             provider=PROVIDER,
             base_url=opts.base_url,
             auth=opts.auth(),
             session=session,
-            timeouts=opts.timeouts(),
-            pool=opts.pool_limits(),
-            retry=opts.retry_policy(),
             rate_limiter=limiter if opts.rate_limiting else None,
             error_parser=parse_error,
             allowed_origins=(opts.media_base_url,),
