@@ -112,10 +112,10 @@ class RingCentralState(FakeServer):
         *,
         clock: Callable[[], datetime] | None = None,
         client_id: str = "fake-rc-client-id",
-        client_secret: str = "fake-rc-client-secret",  # noqa: S107
+        client_secret: str = "fake-rc-client-secret",
         jwt: str | None = None,
         username: str | None = None,
-        password: str = "fake-rc-password",  # noqa: S107
+        password: str = "fake-rc-password",
         extension: str = "101",
         from_number: str = "+16505550100",
         phone_numbers: Iterable[str] = (),
