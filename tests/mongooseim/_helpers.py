@@ -15,6 +15,7 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 def reads(requests: list[RecordedRequest]) -> list[RecordedRequest]:
     """The archive reads among ``requests`` (REST GETs, GraphQL queries)."""
+
     def is_read(r: RecordedRequest) -> bool:
         if r.path.endswith("/graphql"):
             return "getLastMessages" in r.json()["query"]

@@ -98,7 +98,9 @@ async def test_graphql_input_coercion_is_bad_request() -> None:
         assert isinstance(native, GraphQLAPI)
         with pytest.raises(mh.BadRequest) as info:
             await native.execute(
-                GET_LAST_MESSAGES, {"with": "not a jid"}, operation_name="GetLastMessages",
+                GET_LAST_MESSAGES,
+                {"with": "not a jid"},
+                operation_name="GetLastMessages",
                 idempotent=True,
             )
     assert info.value.code == "input_coercion"

@@ -31,11 +31,6 @@ ALICE = basic("alice@localhost", "secret")
 BOB = basic("bob@localhost", "secret")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     """A clock the test moves by hand."""
 

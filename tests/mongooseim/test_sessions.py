@@ -26,8 +26,9 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeMongooseIM]:
 async def test_sessions_most_recent_first_one_per_counterpart(fake: FakeMongooseIM) -> None:
     fake.deliver_inbound("bob@localhost/phone", fake.owner, "b1", timestamp=T0 - timedelta(9))
     fake.deliver_inbound("kate@localhost", fake.owner, "k1", timestamp=T0 - timedelta(5))
-    fake.seed_conversation(fake.owner, "bob@localhost", 80, same_timestamp=10,
-                           end=T0 - timedelta(3))
+    fake.seed_conversation(
+        fake.owner, "bob@localhost", 80, same_timestamp=10, end=T0 - timedelta(3)
+    )
     fake.deliver_inbound("zed@remote.example", fake.owner, "z1", timestamp=T0 - timedelta(1))
     async with mh.connect(fake.config) as client:
         assert mh.Capability.DERIVED_SESSIONS in client.capabilities

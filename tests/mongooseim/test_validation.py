@@ -21,9 +21,29 @@ LONG = "a" * 1024
 @pytest.mark.parametrize(
     "text",
     [
-        "", "plain", "@localhost", "a@", "a b@localhost", "a\tb@localhost", 'a"b@x', "a&b@x",
-        "a'b@x", "a:b@x", "a<b@x", "a>b@x", "x@y@z", "a@host/", f"{LONG}@x", f"a@{LONG}",
-        f"a@x/{LONG}", "a@x..y", "a@.x", "a@-x.com", "a@x y", "a@[not-ipv6]", "a@x/\x07",
+        "",
+        "plain",
+        "@localhost",
+        "a@",
+        "a b@localhost",
+        "a\tb@localhost",
+        'a"b@x',
+        "a&b@x",
+        "a'b@x",
+        "a:b@x",
+        "a<b@x",
+        "a>b@x",
+        "x@y@z",
+        "a@host/",
+        f"{LONG}@x",
+        f"a@{LONG}",
+        f"a@x/{LONG}",
+        "a@x..y",
+        "a@.x",
+        "a@-x.com",
+        "a@x y",
+        "a@[not-ipv6]",
+        "a@x/\x07",
         "a@" + "l" * 64 + ".com",
     ],
 )
@@ -34,8 +54,15 @@ def test_invalid_jids(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["alice@localhost", "alice@localhost/phone 1", "élodie@exämple.org", "a@[::1]",
-     "a.b-c_d@sub.example.com", "x@y/z@w/v", "a" * 1023 + "@x"],
+    [
+        "alice@localhost",
+        "alice@localhost/phone 1",
+        "élodie@exämple.org",
+        "a@[::1]",
+        "a.b-c_d@sub.example.com",
+        "x@y/z@w/v",
+        "a" * 1023 + "@x",
+    ],
 )
 def test_valid_jids(text: str) -> None:
     jid = parse_jid(text)
@@ -138,9 +165,14 @@ def test_config_errors_name_the_key(options: dict[str, Any], key: str) -> None:
             {"api": "client-rest", "username": "a@b", "password": "hunter2"},
             "http://localhost:8089/api",
         ),
-        ({"api": "graphql", "username": "a@b", "password": "p"}, "http://localhost:5561/api/graphql"),
-        ({"api": "graphql", "graphql_role": "admin", "owner": "a@b"},
-         "http://localhost:5551/api/graphql"),
+        (
+            {"api": "graphql", "username": "a@b", "password": "p"},
+            "http://localhost:5561/api/graphql",
+        ),
+        (
+            {"api": "graphql", "graphql_role": "admin", "owner": "a@b"},
+            "http://localhost:5551/api/graphql",
+        ),
     ],
 )
 async def test_default_base_urls(options: dict[str, Any], url: str) -> None:

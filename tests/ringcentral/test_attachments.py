@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ pytestmark = pytest.mark.anyio
 
 REMOTE = "+14155550123"
 SIZE = 6 * 1024 * 1024 + 123
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRingCentral]:
-    async with FakeRingCentral(rate_limiting=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeRingCentral) -> AsyncIterator[RingCentralAdapter]:
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, RingCentralAdapter)
-        yield connected
 
 
 async def test_a_large_fax_streams_in_chunks(

@@ -21,11 +21,6 @@ ME = "/restapi/v1.0/account/~/extension/~"
 REMOTE = "+14155550123"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     """A controllable clock."""
 

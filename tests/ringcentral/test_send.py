@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,19 +15,6 @@ from messaging_hub.testing.ringcentral_store import parse_multipart
 pytestmark = pytest.mark.anyio
 
 REMOTE = "+14155550123"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRingCentral]:
-    async with FakeRingCentral(rate_limiting=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeRingCentral) -> AsyncIterator[RingCentralAdapter]:
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, RingCentralAdapter)
-        yield connected
 
 
 def _parts(request: RecordedRequest) -> list[tuple[str, str | None, str | None, bytes]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -17,19 +16,6 @@ from messaging_hub.transport.http import error_for_status
 pytestmark = pytest.mark.anyio
 
 REMOTE = "+14155550123"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRingCentral]:
-    async with FakeRingCentral(rate_limiting=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeRingCentral) -> AsyncIterator[RingCentralAdapter]:
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, RingCentralAdapter)
-        yield connected
 
 
 async def test_full_sync_then_incremental_sees_only_new_messages(

@@ -34,11 +34,6 @@ SESSION_FIELDS = {
 LINK_FIELDS = {"id", "href", "type", "sessionId", "bulkId", "messageId", "scheduleId", "chatId"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     """A clock the test moves by hand."""
 

@@ -26,14 +26,6 @@ async def fake() -> AsyncIterator[FakeTextMagic]:
         yield server
 
 
-@pytest.fixture
-async def client(fake: FakeTextMagic) -> AsyncIterator[TextMagicAdapter]:
-    """An adapter connected to the fake."""
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, TextMagicAdapter)
-        yield connected
-
-
 S = mh.MessageStatus
 
 

@@ -20,14 +20,6 @@ async def fake() -> AsyncIterator[FakeTextMagic]:
         yield server
 
 
-@pytest.fixture
-async def client(fake: FakeTextMagic) -> AsyncIterator[TextMagicAdapter]:
-    """An adapter connected to the fake."""
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, TextMagicAdapter)
-        yield connected
-
-
 def _limits(fake: FakeTextMagic) -> list[int]:
     return [int(r.query["limit"]) for r in fake.requests if "limit" in r.query]
 

@@ -22,14 +22,6 @@ async def fake() -> AsyncIterator[FakeTextMagic]:
         yield server
 
 
-@pytest.fixture
-async def client(fake: FakeTextMagic) -> AsyncIterator[TextMagicAdapter]:
-    """An adapter connected to the fake."""
-    async with mh.connect(fake.config) as connected:
-        assert isinstance(connected, TextMagicAdapter)
-        yield connected
-
-
 def _sends(fake: FakeTextMagic) -> list[dict[str, object]]:
     return [r.json() for r in fake.requests_to("POST", r"^/api/v2/messages$")]
 
@@ -129,35 +121,38 @@ async def test_bulk_202_is_a_queued_receipt_with_a_usable_session_id() -> None:
     phones = [f"+4479000{i:05d}" for i in range(1001)]
     quiet = FakeTextMagic(bulk_processing_seconds=None, rate_limit_per_second=None)
     async with quiet as fake, mh.connect(fake.config) as client:
-            receipt = await client.send(mh.Outgoing(to=phones, text="to everyone"))
-            assert receipt.status is mh.MessageStatus.QUEUED
-            bulk = fake.bulks[-1]
-            assert receipt.session_id == f"bulk-{bulk.id}"
-            assert [m async for m in client.history(receipt.session_id)] == []
-            with pytest.raises(mh.Conflict):
-                await client.delete(receipt.session_id)
-            fake.process_bulks()
-            first = [m async for m in client.history(receipt.session_id, limit=3)]
-            assert len(first) == 3
-            assert all(m.session_id == receipt.session_id for m in first)
+        receipt = await client.send(mh.Outgoing(to=phones, text="to everyone"))
+        assert receipt.status is mh.MessageStatus.QUEUED
+        bulk = fake.bulks[-1]
+        assert receipt.session_id == f"bulk-{bulk.id}"
+        assert [m async for m in client.history(receipt.session_id)] == []
+        with pytest.raises(mh.Conflict):
             await client.delete(receipt.session_id)
-            assert fake.sessions == []
+        fake.process_bulks()
+        first = [m async for m in client.history(receipt.session_id, limit=3)]
+        assert len(first) == 3
+        assert all(m.session_id == receipt.session_id for m in first)
+        await client.delete(receipt.session_id)
+        assert fake.sessions == []
 
 
 async def test_bulk_processed_at_once_gives_the_session_id() -> None:
     phones = [f"+4479000{i:05d}" for i in range(1001)]
     # The bulk is processed on the next request, before the receipt is made.
     async with FakeTextMagic(rate_limit_per_second=None) as fake, mh.connect(fake.config) as client:
-            receipt = await client.send(mh.Outgoing(to=phones, text="to everyone"))
-            assert receipt.status is mh.MessageStatus.QUEUED
-            assert receipt.session_id == str(fake.sessions[-1].id)
+        receipt = await client.send(mh.Outgoing(to=phones, text="to everyone"))
+        assert receipt.status is mh.MessageStatus.QUEUED
+        assert receipt.session_id == str(fake.sessions[-1].id)
 
 
 async def test_bulk_link_response_is_understood() -> None:
     phones = [f"+4479000{i:05d}" for i in range(1001)]
-    async with FakeTextMagic(
-        bulk_response="link", bulk_processing_seconds=None, rate_limit_per_second=None
-    ) as fake, mh.connect(fake.config) as client:
+    async with (
+        FakeTextMagic(
+            bulk_response="link", bulk_processing_seconds=None, rate_limit_per_second=None
+        ) as fake,
+        mh.connect(fake.config) as client,
+    ):
         receipt = await client.send(mh.Outgoing(to=phones, text="linked"))
         assert receipt.session_id == f"bulk-{fake.bulks[-1].id}"
         assert receipt.status is mh.MessageStatus.QUEUED
@@ -167,8 +162,8 @@ async def test_native_send_returns_bulk_accepted_on_202() -> None:
     phones = [f"4479000{i:05d}" for i in range(1001)]
     quiet = FakeTextMagic(bulk_processing_seconds=None, rate_limit_per_second=None)
     async with quiet as fake, mh.connect(fake.config) as client:
-            assert isinstance(client, TextMagicAdapter)
-            answer = await client.native.send_message(text="bulk", phones=phones)
-            assert isinstance(answer, BulkAccepted)
-            bulks = await client.native.get_all_bulk_sessions(limit=10)
-            assert [b.items_total for b in bulks.resources] == [1001]
+        assert isinstance(client, TextMagicAdapter)
+        answer = await client.native.send_message(text="bulk", phones=phones)
+        assert isinstance(answer, BulkAccepted)
+        bulks = await client.native.get_all_bulk_sessions(limit=10)
+        assert [b.items_total for b in bulks.resources] == [1001]
