@@ -8,6 +8,7 @@ import pytest
 
 import messaging_hub as mh
 from messaging_hub.cli import main
+from messaging_hub.testing import FakeServer
 from messaging_hub.testing.netsapiens import FakeNetSapiens
 
 
@@ -32,6 +33,19 @@ async def test_plugin_fixture_serves_a_fake(fake_netsapiens: FakeNetSapiens) -> 
     async with mh.connect(fake_netsapiens.config) as client:
         receipt = await client.send(mh.Outgoing(to=["1004"], text="from the fixture"))
     assert receipt.session_id in fake_netsapiens.sessions["1000"]
+
+
+@pytest.mark.anyio
+async def test_every_plugin_fixture_connects(
+    fake_netsapiens: FakeNetSapiens,
+    fake_ringcentral: FakeServer,
+    fake_textmagic: FakeServer,
+    fake_mongooseim: FakeServer,
+) -> None:
+    for fake in (fake_netsapiens, fake_ringcentral, fake_textmagic, fake_mongooseim):
+        async with mh.connect(fake.config) as client:
+            assert mh.Capability.SEND in client.capabilities
+            assert client.provider == fake.provider
 
 
 @pytest.mark.anyio
