@@ -164,6 +164,20 @@ def _loose_int(value: Any, _: Any) -> int:
     raise ValueError(f"expected an integer, got {value!r}")
 
 
+def _optional_str(value: Any, _: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return str(value)
+
+
+def _optional_loose_str(value: Any, _: Any) -> str | None:
+    return None if value is None else _loose_str(value, None)
+
+
+def _optional_int(value: Any, _: Any) -> int | None:
+    return None if value is None else _loose_int(value, None)
+
+
 def _destination(value: Any, _: Any) -> str | list[str]:
     if isinstance(value, str):
         return value
@@ -196,6 +210,11 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(LooseStr, _loose_str)
     conv.register_structure_hook(int, _loose_int)
+    # Direct hooks for the optional fields: cattrs' generic Optional handling
+    # was most of the decoding time of a long history.
+    conv.register_structure_hook(str | None, _optional_str)
+    conv.register_structure_hook(LooseStr | None, _optional_loose_str)
+    conv.register_structure_hook(int | None, _optional_int)
     for cls in (MessageSession, Message, Accepted):
         _kebab(conv, cls)
     conv.register_structure_hook(str | list[str], _destination)
