@@ -9,16 +9,17 @@ real provider configured by a TOML file or ``MESSAGING_HUB_*`` variables.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
-from .adapter import Adapter
+from .adapter import Adapter, Capability
 from .config import from_env, from_toml
 from .connect import connect
-from .errors import MessagingError
+from .errors import MessagingError, UnsupportedOperation
 from .models import Outgoing
 from .registry import available_providers
 
@@ -29,26 +30,38 @@ def _print(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def _demo() -> None:
-    # The demo is the one place production code starts a fake on purpose.
-    from .testing.netsapiens import FakeNetSapiens
+# Each demo: the fake's module and class, a recipient it knows, and extra
+# constructor arguments. Imported lazily: production code never loads a fake
+# unless the demo runs.
+_DEMOS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "netsapiens": ("netsapiens", "FakeNetSapiens", "1004", {}),
+    "ringcentral": ("ringcentral", "FakeRingCentral", "+14155550123", {}),
+    "textmagic": ("textmagic", "FakeTextMagic", "+447860021131", {}),
+    "mongooseim": ("mongooseim", "FakeMongooseIM", "bob@localhost", {"api": "graphql"}),
+}
 
-    async with FakeNetSapiens() as fake:
-        _print(f"Started a fake NetSapiens server at {fake.base_url}")
-        fake.deliver_inbound(from_user="1123", text="Morning! Stand-up at 10?")
+
+async def _demo(provider: str) -> None:
+    # The demo is the one place production code starts a fake on purpose.
+    module_name, class_name, peer, extra = _DEMOS[provider]
+    module = importlib.import_module(f"messaging_hub.testing.{module_name}")
+    async with getattr(module, class_name)(**extra) as fake:
+        _print(f"Started a fake {provider} server at {fake.config['base_url']}")
         async with connect(fake.config) as client:
             _print(f"Connected: {client!r}, capabilities {client.capabilities}")
             _print()
             _print("1. send")
-            receipt = await client.send(Outgoing(to=["1004"], text="Hello from messaging-hub"))
+            receipt = await client.send(Outgoing(to=[peer], text="Hello from messaging-hub"))
             await client.send(
-                Outgoing(to=["1004"], text="Second message", session_id=receipt.session_id)
+                Outgoing(to=[peer], text="Second message", session_id=receipt.session_id)
             )
-            _print(f"   sent to 1004: session {receipt.session_id}, status {receipt.status.value}")
+            _print(
+                f"   sent to {peer}: session {receipt.session_id}, status {receipt.status.value}"
+            )
             _print()
             _print("2. sessions")
             async for session in client.sessions(limit=50):
-                who = ", ".join(str(p) for p in session.participants)
+                who = ", ".join(str(p) for p in session.participants) or "-"
                 when = session.last_activity.isoformat() if session.last_activity else "-"
                 _print(f"   {session.id}  with {who}  last {when}  {session.last_text!r}")
             _print()
@@ -61,9 +74,15 @@ async def _demo() -> None:
                 )
             _print()
             _print(f"4. delete {receipt.session_id}")
-            await client.delete(receipt.session_id)
-            left = [s.id async for s in client.sessions()]
-            _print(f"   deleted; {len(left)} session(s) left: {', '.join(left) or '-'}")
+            if Capability.DELETE in client.capabilities:
+                await client.delete(receipt.session_id)
+                left = [s.id async for s in client.sessions()]
+                _print(f"   deleted; {len(left)} session(s) left: {', '.join(left) or '-'}")
+            else:
+                try:
+                    await client.delete(receipt.session_id)
+                except UnsupportedOperation as exc:
+                    _print(f"   {exc} (raised before any request)")
     _print()
     _print("Demo finished: the client and the fake server are closed.")
 
@@ -97,7 +116,10 @@ async def _with_client(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="messaging-hub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the whole flow against an embedded fake provider")
+    demo = sub.add_parser("demo", help="run the whole flow against an embedded fake provider")
+    demo.add_argument(
+        "--provider", choices=sorted(_DEMOS), default="netsapiens", help="which fake to use"
+    )
     sub.add_parser("providers", help="list the registered providers")
     for name, help_text in (
         ("send", "send a message"),
@@ -123,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            anyio.run(_demo)
+            anyio.run(_demo, args.provider)
         elif args.command == "providers":
             for name, target in sorted(available_providers().items()):
                 _print(f"{name}\t{target}")

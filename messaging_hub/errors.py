@@ -92,7 +92,7 @@ class UnsupportedOperation(MessagingError):
     """The provider cannot perform ``operation``; raised before any I/O."""
 
     def __init__(self, operation: str, *, provider: str, detail: str = "") -> None:
-        text = f"{provider} does not support {operation}"
+        text = f"{operation} is not supported"
         super().__init__(f"{text}: {detail}" if detail else text, provider=provider)
         self.operation = operation
 

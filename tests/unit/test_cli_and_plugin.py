@@ -18,7 +18,15 @@ def test_demo_runs_the_four_steps(capsys: pytest.CaptureFixture[str]) -> None:
     for step in ("1. send", "2. sessions", "3. history", "4. delete"):
         assert step in out
     assert "Hello from messaging-hub" in out
-    assert "deleted; 1 session(s) left" in out
+    assert "deleted; 0 session(s) left" in out
+
+
+@pytest.mark.parametrize("provider", ["ringcentral", "textmagic", "mongooseim"])
+def test_demo_runs_on_every_fake(provider: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--provider", provider]) == 0
+    out = capsys.readouterr().out
+    assert "4. delete" in out
+    assert "Demo finished" in out
 
 
 def test_providers_lists_the_builtins(capsys: pytest.CaptureFixture[str]) -> None:
