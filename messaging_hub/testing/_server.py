@@ -152,6 +152,11 @@ class FakeServer:
         self._faults.append(fault)
         return fault
 
+    @property
+    def pending_faults(self) -> list[Fault]:
+        """Faults queued and not yet served."""
+        return list(self._faults)
+
     def clear_faults(self) -> None:
         """Forget every queued fault."""
         self._faults.clear()

@@ -283,3 +283,52 @@ async def test_truncated_body_is_a_typed_error(
     fake.fail(status=200, body='[{"id": 1, "tex', truncate=True, path=contract.read_path, times=10)
     with pytest.raises(mh.ProviderError):
         [m async for m in client.history(session_id)]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, mh.AuthenticationError),
+        (403, mh.PermissionDenied),
+        (404, mh.NotFound),
+        (409, mh.Conflict),
+        (422, mh.BadRequest),
+    ],
+)
+async def test_error_statuses_become_typed_errors(
+    contract: ContractProvider,
+    fake: FakeServer,
+    client: mh.Adapter[object],
+    status: int,
+    expected: type[mh.ProviderError],
+) -> None:
+    session_id = await _seed(contract, fake, 2)
+    fake.fail(status=status, body='{"message": "refused"}', path=contract.read_path, times=5)
+    with pytest.raises(expected) as info:
+        [m async for m in client.history(session_id)]
+    assert info.value.status == status
+    assert info.value.provider == client.provider
+
+
+async def test_a_stalled_provider_times_out_with_a_typed_error(
+    contract: ContractProvider, fake: FakeServer
+) -> None:
+    session_id = await _seed(contract, fake, 2)
+    async with mh.connect({**fake.config, "timeout": 0.3, "max_attempts": 1}) as client:
+        fake.fail(delay=2.0, status=200, body="[]", path=contract.read_path)
+        with pytest.raises(mh.ProviderUnavailable) as info:
+            [m async for m in client.history(session_id)]
+        assert "timed out" in info.value.message
+
+
+async def test_a_429_in_the_middle_of_paging_loses_nothing(
+    contract: ContractProvider, fake: FakeServer, client: mh.Adapter[object]
+) -> None:
+    session_id = await _seed(contract, fake, 230)
+    pages = client.history(session_id)
+    first = await pages.__anext__()
+    fake.fail(status=429, headers={"Retry-After": "0"}, body="{}", path=contract.read_path)
+    rest = [m async for m in pages]
+    assert fake.pending_faults == []  # the 429 hit a later page, mid-way
+    ids = [first.id, *(m.id for m in rest)]
+    assert len(ids) == len(set(ids)) == 230
