@@ -38,6 +38,7 @@ from .models import (
     Receipt,
     Session,
 )
+from .polling import watch
 from .registry import available_providers
 from .secret import Secret
 
@@ -77,4 +78,5 @@ __all__ = [
     "connect",
     "from_env",
     "from_toml",
+    "watch",
 ]
