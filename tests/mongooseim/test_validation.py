@@ -180,3 +180,36 @@ async def test_default_base_urls(options: dict[str, Any], url: str) -> None:
         assert isinstance(client, MongooseIMAdapter)
         assert str(client.native.transport.base_url) == url
         assert "hunter2" not in repr(client) + repr(client.native) + repr(client.options)
+
+
+IDN_LONG_UTF8 = "ä" * 40  # 80 bytes of UTF-8, but its A-label ``xn--...`` has 46 octets
+IDN_LONG_ALABEL = "中文域名测试长标签一二三四五六七八九十甲乙"  # 63 bytes of UTF-8, A-label 64
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\ud800@localhost",  # a lone surrogate cannot be sent as UTF-8
+        "a@local\udfffhost",
+        "a@localhost/r\ud800",
+        "a\x85b@localhost",  # C1 control characters
+        "a@localhost/r\x9b",
+        f"a@{IDN_LONG_ALABEL}.cn",  # RFC 5890: a label is at most 63 octets as an A-label
+    ],
+)
+def test_more_invalid_jids(text: str) -> None:
+    with pytest.raises(mh.InvalidRequest):
+        parse_jid(text)
+
+
+def test_an_idn_label_is_measured_as_its_a_label() -> None:
+    text = f"a@{IDN_LONG_UTF8}.de"
+    assert str(parse_jid(text)) == text
+
+
+async def test_a_surrogate_recipient_is_refused_before_io(fake: FakeMongooseIM) -> None:
+    async with mh.connect(fake.config) as client:
+        with pytest.raises(mh.InvalidRequest) as info:
+            await client.send(mh.Outgoing(to=["bob\ud800@localhost"], text="x"))
+        assert info.value.field == "to"
+    assert fake.requests == []

@@ -2,9 +2,12 @@
 
 RFC 7622: ``localpart@domainpart/resourcepart``, each part at most 1023
 bytes (UTF-8). The localpart may not hold ``"&'/:<>@``, whitespace or
-control characters; the domain must look like a host name (labels of at
-most 63 bytes, no empty label) or an IP literal. MongooseIM conversations
-are always with users, so the localpart is required here.
+control characters; the domain must look like a host name (no empty label,
+each label at most 63 octets in its ASCII form, the IDNA A-label
+``xn--...`` for an internationalised label) or an IP literal; the resource
+may hold anything but control characters. Unpaired surrogates are refused
+everywhere: they cannot be sent as UTF-8. MongooseIM conversations are
+always with users, so the localpart is required here.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ __all__ = ["Jid", "parse_jid"]
 
 PROVIDER = "mongooseim"
 MAX_PART_BYTES = 1023
-_LOCAL_FORBIDDEN = re.compile(r"[\"&'/:<>@\s\x00-\x1f\x7f]")
-_DOMAIN_FORBIDDEN = re.compile(r"[\"&'/:<>@\\\s\x00-\x1f\x7f,;!?*%#()\[\]{}|=+$^~`]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LOCAL_FORBIDDEN = re.compile(r"[\"&'/:<>@\s\x00-\x1f\x7f-\x9f]")
+_DOMAIN_FORBIDDEN = re.compile(r"[\"&'/:<>@\\\s\x00-\x1f\x7f-\x9f,;!?*%#()\[\]{}|=+$^~`]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_LABEL_BYTES = 63
 
 
@@ -56,6 +60,13 @@ def _too_long(part: str) -> bool:
     return len(part.encode("utf-8")) > MAX_PART_BYTES
 
 
+def _label_octets(label: str) -> int:
+    """The label's length in its ASCII form (the A-label for a non-ASCII label)."""
+    if label.isascii():
+        return len(label)
+    return len("xn--") + len(label.lower().encode("punycode"))
+
+
 def _check_domain(domain: str, text: object, field: str) -> None:
     if not domain:
         raise _fail(text, "the domain is empty", field)
@@ -72,8 +83,8 @@ def _check_domain(domain: str, text: object, field: str) -> None:
     for label in domain.split("."):
         if not label:
             raise _fail(text, "the domain has an empty label", field)
-        if len(label.encode("utf-8")) > _MAX_LABEL_BYTES:
-            raise _fail(text, f"a domain label is longer than {_MAX_LABEL_BYTES} bytes", field)
+        if _label_octets(label) > _MAX_LABEL_BYTES:
+            raise _fail(text, f"a domain label is longer than {_MAX_LABEL_BYTES} octets", field)
         if label.startswith("-") or label.endswith("-"):
             raise _fail(text, "a domain label starts or ends with '-'", field)
 
@@ -82,6 +93,8 @@ def parse_jid(text: object, *, field: str = "to", allow_resource: bool = True) -
     """Parse and validate ``text`` as ``local@domain[/resource]`` or raise InvalidRequest."""
     if not isinstance(text, str) or not text:
         raise _fail(text, "it is empty or not a string", field)
+    if _SURROGATE.search(text):
+        raise _fail(text, "it holds an unpaired surrogate (not valid Unicode)", field)
     head, slash, resource = text.partition("/")
     if slash and not allow_resource:
         raise _fail(text, "a bare JID (without /resource) is needed here", field)
