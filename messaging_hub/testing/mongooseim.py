@@ -227,6 +227,8 @@ class FakeMongooseIM(FakeServer):
         apart and the last is at ``end`` (default: the clock's now).
         ``same_timestamp=True`` stamps them all alike; an integer ``k`` stamps
         each run of ``k`` consecutive messages alike (for ``before`` paging).
+        "Alike" is as REST shows them: like MongooseIM, the archive gives each
+        message its own microsecond (the next free one), so GraphQL tells them apart.
         Returns the rows in ``owner``'s archive, oldest first.
         """
         me, other = parse_jid(owner), parse_jid(with_jid)

@@ -9,7 +9,13 @@ Facts taken from MongooseIM 6.5.0 (``mongoose_stanza_api``, ``mod_mam``):
 * a lookup returns the *last* ``limit`` messages in chronological order
   (oldest first), capped by ``max_result_limit`` (50 by default);
 * ``before`` is inclusive: a message stamped exactly at ``before`` is
-  returned (the MAM end border is ``id <= encode(before, 255)``).
+  returned (the MAM end border is ``id <= encode(before, 255)``);
+* a MAM id is ``(microseconds << 8) + node number`` and every API shows
+  the time decoded from it; ``mongoose_mam_id:next_unique`` gives each
+  message archived on a node its own microsecond. The fake is one node: a
+  message stored at a microsecond already taken moves to the next free one
+  (so seeded "same" timestamps stay the same to the millisecond or second,
+  as REST shows them, but differ in GraphQL's microseconds).
 """
 
 from __future__ import annotations
@@ -207,7 +213,8 @@ class MessageArchive:
             self.passwords[jid.lbare] = password
             self.domains.add(jid.lserver)
         self._rows: dict[str, list[ArchivedMessage]] = {}
-        self._last_mam_id = 0
+        self._taken_us: set[int] = set()
+        self._next_free_us: dict[int, int] = {}
 
     # -- users ---------------------------------------------------------------
     def check_password(self, jid: Jid | None, password: str) -> bool:
@@ -301,11 +308,10 @@ class MessageArchive:
     ) -> list[ArchivedMessage]:
         """Archive one chat message for each local party; the rows written."""
         when = timestamp if timestamp is not None else self.clock()
-        ts_us = _to_us(when)
-        self._last_mam_id = max(self._last_mam_id + 1, ts_us << 8)
+        ts_us = self._unique_us(_to_us(when))
         row = ArchivedMessage(
             owner=from_jid.lbare,
-            mam_id=self._last_mam_id,
+            mam_id=ts_us << 8,
             timestamp_us=ts_us,
             sender=str(from_jid),
             recipient=str(to),
@@ -328,6 +334,15 @@ class MessageArchive:
             if len(rows) > 1 and _order(rows[-2]) > _order(copy):
                 rows.sort(key=_order)
         return written
+
+    def _unique_us(self, candidate: int) -> int:
+        """``next_unique``: the first microsecond at or after ``candidate`` not yet taken."""
+        stamp = self._next_free_us.get(candidate, candidate)
+        while stamp in self._taken_us:
+            stamp += 1
+        self._taken_us.add(stamp)
+        self._next_free_us[candidate] = stamp + 1
+        return stamp
 
 
 def _order(row: ArchivedMessage) -> tuple[int, int]:

@@ -305,14 +305,20 @@ async def test_client_paging_with_same_timestamps(
     fake: FakeMongooseIM, http: aiohttp.ClientSession
 ) -> None:
     rows = fake.seed_conversation("alice@localhost", "bob@localhost", 9, same_timestamp=3, end=T0)
-    assert len({r.timestamp_us for r in rows}) == 3
+    assert len({r.timestamp_us // 1000 for r in rows}) == 3  # three milliseconds
+    assert len({r.timestamp_us for r in rows}) == 9  # next_unique: one microsecond each
     url = f"{fake.origin}/client/api/messages/bob@localhost"
     _, page, _ = await call(http, "GET", url, params={"limit": "4"}, auth=ALICE)
     assert [r["body"] for r in page] == ["message 6", "message 7", "message 8", "message 9"]
-    # the whole second containing message 6 comes back again: before is inclusive
+    # before=t covers up to t.000 ms exactly (inclusive); messages 5 and 6 lie a few
+    # microseconds into that millisecond, so only t + 1 brings the whole run back
     before = page[0]["timestamp"]
-    _, page2, _ = await call(
+    _, at_t, _ = await call(
         http, "GET", url, params={"limit": "4", "before": str(before)}, auth=ALICE
+    )
+    assert [r["body"] for r in at_t] == ["message 1", "message 2", "message 3", "message 4"]
+    _, page2, _ = await call(
+        http, "GET", url, params={"limit": "4", "before": str(before + 1)}, auth=ALICE
     )
     assert [r["body"] for r in page2] == ["message 3", "message 4", "message 5", "message 6"]
     _, page3, _ = await call(
@@ -533,12 +539,13 @@ async def test_graphql_over_get_and_headlines_are_not_archived(
     assert body["data"]["stanza"]["sendMessageHeadLine"]["id"]
     assert fake.archive("alice@localhost") == []
     fake.seed_conversation("alice@localhost", "bob@localhost", 4, same_timestamp=True)
-    assert len({m.timestamp_us for m in fake.archive("alice@localhost")}) == 1
+    stamps = [m.timestamp_us for m in fake.archive("alice@localhost")]
+    assert len({us // 1000 for us in stamps}) == 1 and len(set(stamps)) == 4
     query = "{ stanza { getLastMessages(limit: 2) { stanzas { stanza_id } limit } } }"
     status, body, _ = await call(http, "GET", gql_url, params={"query": query}, auth=ALICE)
     assert status == 200
     ids = [s["stanza_id"] for s in body["data"]["stanza"]["getLastMessages"]["stanzas"]]
-    assert len(set(ids)) == 2  # same timestamp, still distinct MAM ids
+    assert len(set(ids)) == 2  # same millisecond, distinct MAM ids
     sub = "subscription { stanza { subscribeForMessages { sender } } }"
     status, body = await gql(http, gql_url, sub)
     assert (status, body["errors"][0]["extensions"]["code"]) == (400, "unsupported_operation")

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 import messaging_hub as mh
-from messaging_hub.testing.mongooseim import FakeMongooseIM
+from messaging_hub.testing.mongooseim import Api, FakeMongooseIM
 
 from ._helpers import APIS, T0, before_sent, reads
 
@@ -66,23 +66,44 @@ async def test_rounded_seconds_do_not_hide_messages() -> None:
     assert texts == [f"m{i}" for i in range(54, -1, -1)]
 
 
-async def test_a_whole_page_on_one_timestamp_ends_with_a_warning(
-    fake: FakeMongooseIM, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("api", ["admin-rest", "client-rest"])
+async def test_more_than_a_page_in_one_rest_unit_ends_with_a_warning(
+    api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """More than a page stamped alike: the walk terminates, yields no duplicate, warns."""
-    fake.seed_conversation(fake.owner, PEER, 20, end=T0 - timedelta(hours=1))
-    fake.seed_conversation(fake.owner, PEER, 70, same_timestamp=True, end=T0)
-    with caplog.at_level(logging.WARNING, logger="messaging_hub.adapters.mongooseim"):
-        async with mh.connect(fake.config) as client:
-            messages = [m async for m in client.history(PEER)]
+    """70 messages in one millisecond: REST cannot page through them (the documented
+    case). The walk terminates, newest first, without duplicates, and warns."""
+    async with FakeMongooseIM(api, clock=lambda: T0) as fake:
+        fake.seed_conversation(fake.owner, PEER, 20, end=T0 - timedelta(hours=1))
+        fake.seed_conversation(fake.owner, PEER, 70, same_timestamp=True, end=T0)
+        with caplog.at_level(logging.WARNING, logger="messaging_hub.adapters.mongooseim"):
+            async with mh.connect(fake.config) as client:
+                messages = [m async for m in client.history(PEER)]
+        requests = len(reads(fake.requests))
     ids = [m.id for m in messages]
     assert len(ids) == len(set(ids))
+    stamps = [m.created_at for m in messages]
+    assert stamps == sorted(stamps, reverse=True)
     texts = [m.text for m in messages]
-    # the newest 50 of the crowded second, then everything older than it
+    # the newest 50 of the crowded millisecond, then everything older than it
     assert texts[:50] == _bodies(70)[:50]
-    assert texts[50:] == _bodies(20)
+    assert texts[-20:] == _bodies(20)
     assert "timestamp" in caplog.text
-    assert len(reads(fake.requests)) <= 4
+    assert requests <= 4
+
+
+async def test_graphql_pages_exactly_through_a_crowded_millisecond(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """MongooseIM gives every archived message its own microsecond, and GraphQL shows
+    and takes microseconds: nothing is skipped and nothing is warned about."""
+    async with FakeMongooseIM("graphql", clock=lambda: T0) as fake:
+        fake.seed_conversation(fake.owner, PEER, 20, end=T0 - timedelta(hours=1))
+        fake.seed_conversation(fake.owner, PEER, 170, same_timestamp=True, end=T0)
+        with caplog.at_level(logging.WARNING, logger="messaging_hub.adapters.mongooseim"):
+            async with mh.connect(fake.config) as client:
+                texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(170) + _bodies(20)
+    assert caplog.text == ""
 
 
 async def test_limit_reads_one_small_page(fake: FakeMongooseIM) -> None:
@@ -122,3 +143,23 @@ async def test_history_fields(fake: FakeMongooseIM) -> None:
     assert older.recipients and older.recipients[0].value.startswith(PEER)
     assert newer.kind is mh.MessageKind.CHAT
     assert newer.raw is not None
+
+
+@pytest.mark.parametrize("api", ["admin-rest", "client-rest"])
+async def test_identical_messages_split_by_a_page_boundary_both_come(api: Api) -> None:
+    """Two "ok" from a client that sets no stanza id, in one second: REST shows them
+    identically, yet they are two messages and the user must see both."""
+    async with FakeMongooseIM(api, clock=lambda: T0) as fake:
+        for i in range(60):
+            twin = i in (9, 10)
+            fake.deliver_inbound(
+                PEER,
+                fake.owner,
+                "ok" if twin else f"m{i}",
+                timestamp=T0 - timedelta(seconds=10 * (60 - (10 if twin else i))),
+                stanza_id="" if twin else None,
+            )
+        async with mh.connect(fake.config) as client:
+            texts = [m.text async for m in client.history(PEER)]
+    expected = ["ok" if i in (9, 10) else f"m{i}" for i in range(59, -1, -1)]
+    assert texts == expected

@@ -9,6 +9,14 @@ may lie after ``t``), so the boundary messages come back and are dropped by
 their key. Unseen messages are always older than every message already
 yielded, so the output stays newest first.
 
+Keys are counted, not just remembered: on REST a key is what the record
+shows (stanza id, stamp, sender, body), and two distinct messages can show
+the same (a client that sets no stanza id saying "ok" twice in one
+second). A page re-reads every already-yielded copy of a key before any
+unseen one (they are newer), so the walk skips as many copies as it has
+yielded and yields the rest. Only keys stamped at or before the next
+``before`` are kept: nothing stamped later can come back.
+
 When a whole page is already-seen messages, asking with the same
 ``before`` would return the same page forever: the walk then steps
 ``before`` back by one unit and logs a warning. Messages older than that
@@ -21,6 +29,7 @@ REST, a microsecond on GraphQL).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Protocol, TypeVar
 
@@ -50,13 +59,21 @@ async def walk_back(
     ``fetch(before)`` returns the rows stamped at or before ``before``
     (oldest first) and whether they were all there is.
     """
-    seen: set[Hashable] = set()
+    seen: Counter[Hashable] = Counter()  # copies yielded, per key
+    stamps: dict[Hashable, int] = {}
     before: int | None = None
     while True:
         page, exhausted = await fetch(before)
-        fresh = [row for row in reversed(page) if row.key not in seen]
+        owed = Counter(seen)
+        fresh: list[RowT] = []
+        for row in reversed(page):  # newest first: the copies already yielded come first
+            if owed[row.key] > 0:
+                owed[row.key] -= 1
+            else:
+                fresh.append(row)
         for row in fresh:
-            seen.add(row.key)
+            seen[row.key] += 1
+            stamps[row.key] = row.stamp
             yield row
         if exhausted or not page:
             return
@@ -70,3 +87,5 @@ async def walk_back(
             )
             following = before - 1
         before = following
+        for key in [key for key, stamp in stamps.items() if stamp > before]:
+            del seen[key], stamps[key]
