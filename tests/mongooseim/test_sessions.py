@@ -39,6 +39,7 @@ async def test_sessions_most_recent_first_one_per_counterpart(fake: FakeMongoose
     assert zed.last_text == "z1" and kate.last_text == "k1"
     assert bob.last_text == "message 80"
     # the run of ten shares T0 - 3 days to the millisecond (MongooseIM adds microseconds)
+    assert bob.last_activity is not None
     assert timedelta(0) <= bob.last_activity - (T0 - timedelta(3)) < timedelta(milliseconds=1)
     assert all(s.kind is mh.MessageKind.CHAT for s in sessions)
     assert [p.value for p in kate.participants] == [fake.owner, "kate@localhost"]
