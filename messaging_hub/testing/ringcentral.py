@@ -294,8 +294,12 @@ class FakeRingCentral(MessageStoreApi):
         envelope: dict[str, Any] = {}
         files: list[MultipartPart] = []
         have_json = False
-        for part in parts:
-            if part.content_type == "application/json" and part.filename is None and not have_json:
+        for index, part in enumerate(parts):
+            # The envelope is a JSON part: the first part whatever its name
+            # (the official SDKs send ``name="json"; filename="request.json"``),
+            # or a later one that carries no file name.
+            envelope_part = index == 0 or part.filename is None
+            if part.content_type == "application/json" and envelope_part and not have_json:
                 try:
                     loaded = json.loads(part.data)
                 except ValueError:

@@ -129,3 +129,40 @@ async def test_an_expired_token_is_refreshed_for_a_download(
     )
     assert written == len(b"%PDF after refresh")
     assert fake.token_requests["refresh_token"] == 1
+
+
+async def test_credentials_in_an_attachment_uri_are_refused_before_any_request(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    # aiohttp refuses a URL with user:password next to a bearer header with
+    # a bare ValueError; the library says InvalidRequest before any I/O.
+    fax = fake.deliver_fax("+14155550999", b"%PDF")
+    path = f"/restapi/v1.0/account/~/extension/~/message-store/{fax.id}/content/1"
+    uri = fake.origin.replace("://", "://user:pw@") + path
+    before = len(fake.requests)
+    with pytest.raises(mh.InvalidRequest) as info:
+        client.native.open_attachment(uri)
+    assert "pw" not in str(info.value)
+    with pytest.raises(mh.InvalidRequest):
+        await client.native.download_attachment("/dev/null", uri=uri)
+    assert len(fake.requests) == before
+
+
+async def test_media_uris_spelled_with_the_default_port_or_in_capitals_are_accepted() -> None:
+    client = RingCentralAdapter.from_options({"client_id": "id", "client_secret": "s", "jwt": "j"})
+    path = "/restapi/v1.0/account/1/extension/2/message-store/3/content/4"
+    for uri in (
+        f"https://media.ringcentral.com:443{path}",
+        f"HTTPS://Media.RingCentral.com{path}",
+        f"https://platform.ringcentral.com:443{path}",
+    ):
+        assert client.native.media_url(uri) == f"https://media.ringcentral.com{path}"
+    for uri in (
+        f"http://media.ringcentral.com{path}",  # no downgrade to plain http
+        f"https://media.ringcentral.com:8443{path}",
+        f"https://media.ringcentral.com.evil.example{path}",
+        f"https://media.ringcentral.com@evil.example{path}",
+    ):
+        with pytest.raises(mh.InvalidRequest):
+            client.native.media_url(uri)
+    await client.aclose()

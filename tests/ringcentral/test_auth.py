@@ -200,3 +200,14 @@ async def test_a_revoked_session_logs_in_again(fake: FakeRingCentral) -> None:
     # The refresh token was refused, so the JWT grant ran a second time.
     assert fake.token_requests[JWT_GRANT] == 2
     assert len(fake.sent) == 2
+
+
+async def test_an_expired_refresh_token_is_not_tried_the_client_logs_in_again() -> None:
+    async with FakeRingCentral(access_token_ttl=1, refresh_token_ttl=1) as fake:
+        async with mh.connect(fake.config) as client:
+            await client.send(mh.Outgoing(to=[REMOTE], text="one"))
+            await anyio.sleep(1.2)  # both tokens are past their lifetime now
+            await client.send(mh.Outgoing(to=[REMOTE], text="two"))
+        assert fake.token_requests["refresh_token"] == 0
+        assert fake.token_requests[JWT_GRANT] == 2
+        assert len(fake.sent) == 2

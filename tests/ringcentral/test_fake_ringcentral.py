@@ -745,3 +745,24 @@ async def test_auth_group_limit(http: aiohttp.ClientSession) -> None:
             assert resp.headers["X-Rate-Limit-Group"] == "auth"
             assert int(resp.headers["Retry-After"]) > 0
             assert (await resp.json())["errorCode"] == "CMN-301"
+
+
+async def test_fax_json_part_named_like_the_official_python_sdk(api: Api) -> None:
+    # ringcentral-python's MultipartBuilder sends the envelope as a form-data
+    # part named "json" with the file name "request.json", then the files.
+    body = (
+        '--B\r\nContent-Disposition: form-data; name="json"; filename="request.json"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+        '{"to": [{"phoneNumber": "+18005554567"}], "faxResolution": "High"}\r\n'
+        '--B\r\nContent-Disposition: form-data; name="attachment"; filename="doc.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.4 doc\r\n"
+        "--B--\r\n"
+    )
+    status, fax, _ = await api.call(
+        "POST", ME + "/fax", data=body.encode(),
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )  # fmt: skip
+    assert status == 200, fax
+    assert [t["phoneNumber"] for t in fax["to"]] == ["+18005554567"]
+    assert fax["faxResolution"] == "High"
+    assert [a["filename"] for a in fax["attachments"]] == ["doc.pdf"]

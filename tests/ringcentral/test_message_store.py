@@ -3,6 +3,7 @@ the 207 batch, updates, deletes, exact big ids, the 24-hour default window."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -124,6 +125,40 @@ async def test_batch_load_returns_a_result_per_id(
     assert missing.error is not None and missing.error.code == "CMN-102"
     single = await client.native.load_message(one.id)
     assert single.id == one.id and single.vm_side_recipients
+
+
+async def test_one_odd_entry_of_a_207_does_not_sink_the_others(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    one, two = fake.seed_messages(2)
+    body = [
+        {"resourceId": str(one.id), "status": 200, "body": {"id": one.id, "subject": "a"}},
+        # An error entry in a shape the client does not know: kept as a failure.
+        {"resourceId": "111", "status": 404, "body": {"errors": None, "errorCode": {"x": 1}}},
+        {"resourceId": "112", "status": "500"},
+        {"resourceId": str(two.id), "status": 200, "body": {"id": two.id, "subject": "b"}},
+    ]
+    fake.fail(
+        status=207, body=json.dumps(body),
+        content_type="application/vnd.ringcentral.multipart+json", path=r"/message-store/",
+    )  # fmt: skip
+    results = await client.native.load_message([one.id, 111, 112, two.id])
+    assert [r.resource_id for r in results] == [str(one.id), "111", "112", str(two.id)]
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert [r.status for r in results] == [200, 404, 500, 200]
+    assert results[3].message is not None and results[3].message.subject == "b"
+
+
+async def test_a_207_that_is_not_a_list_of_entries_is_malformed(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    for body in ('{"response": []}', '[{"resourceId": "1"}]', '["x"]', "[1"):
+        fake.fail(
+            status=207, body=body,
+            content_type="application/vnd.ringcentral.multipart+json", path=r"/message-store/",
+        )  # fmt: skip
+        with pytest.raises(mh.MalformedResponse):
+            await client.native.load_message([1, 2])
 
 
 async def test_update_patch_and_delete_messages(

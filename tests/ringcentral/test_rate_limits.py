@@ -131,3 +131,46 @@ def test_a_429_with_retry_after_does_not_pause_for_a_whole_window() -> None:
         "Medium",
     )
     assert limiter["Medium"]._wait_time() == 0  # the transport holds it for Retry-After
+
+
+def _answers(hook: RateLimitHeaders, clock: list[float], times: list[float]) -> None:
+    """Answers in the Medium group (40 per 60 s) at ``times``; the last has none left."""
+    for n, moment in enumerate(times):
+        clock[0] = moment
+        remaining = len(times) - 1 - n
+        headers = {
+            "X-Rate-Limit-Group": "medium",
+            "X-Rate-Limit-Limit": "40",
+            "X-Rate-Limit-Remaining": str(remaining),
+            "X-Rate-Limit-Window": "60",
+        }
+        hook(_response(200, headers), "Medium")
+
+
+def test_remaining_zero_after_a_trickle_waits_for_the_oldest_answer_only() -> None:
+    # 40 answers one second apart: the first leaves the window 60 s after it
+    # came back, 21 s after the last. Waiting a whole window from the last
+    # answer would idle for 60 s where the server allows a request after 21.
+    limiter = GroupedRateLimiter(DEFAULT_LIMITS)
+    clock = [0.0]
+    hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
+    _answers(hook, clock, [1000.0 + n for n in range(40)])
+    assert 20 < limiter["Medium"]._wait_time() <= 21
+
+
+def test_remaining_zero_after_a_burst_waits_a_whole_window() -> None:
+    limiter = GroupedRateLimiter(DEFAULT_LIMITS)
+    clock = [0.0]
+    hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
+    _answers(hook, clock, [1000.0] * 40)
+    assert 59 < limiter["Medium"]._wait_time() <= 60
+
+
+def test_remaining_zero_with_requests_this_client_did_not_see_waits_a_whole_window() -> None:
+    # Only 5 of the 40 requests came from this client: when the others were
+    # made is unknown, so the whole window is the safe wait.
+    limiter = GroupedRateLimiter(DEFAULT_LIMITS)
+    clock = [0.0]
+    hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
+    _answers(hook, clock, [1000.0 + n for n in range(5)])
+    assert 59 < limiter["Medium"]._wait_time() <= 60

@@ -92,6 +92,28 @@ async def test_attachments_make_an_mms(fake: FakeRingCentral, client: RingCentra
     assert [a.filename for a in message.attachments] == ["cat.png"]
 
 
+async def test_file_names_reach_the_server_as_written(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    # Browsers and the official SDKs send file names as UTF-8 text; aiohttp's
+    # default would turn "Q3 report.pdf" into "Q3%20report.pdf".
+    name = "Q3 report \u2013 été.pdf"
+    document = mh.Attachment("application/pdf", b"%PDF", filename=name)
+    await client.send(mh.Outgoing(to=[REMOTE], attachments=[document], kind=mh.MessageKind.FAX))
+    (request,) = fake.requests_to("POST", "/fax$")
+    assert _parts(request)[1][2] == name
+    assert fake.sent[-1].attachments[0].file_name == name
+    # Quotes and line breaks cannot break out of the header.
+    await client.native.send_mms(
+        from_number=fake.from_number, to=REMOTE,
+        attachments=[FilePart(b"png", "image/png", 'a"b\r\nX-Evil: 1.png')],
+    )  # fmt: skip
+    (mms,) = fake.requests_to("POST", "/mms$")
+    headers = [p.headers for p in parse_multipart(mms.headers["Content-Type"], mms.body)]
+    assert all("x-evil" not in h for h in headers)
+    assert _parts(mms)[1][2] == "a%22b%0D%0AX-Evil: 1.png"
+
+
 async def test_extensions_get_a_pager_message(
     fake: FakeRingCentral, client: RingCentralAdapter
 ) -> None:

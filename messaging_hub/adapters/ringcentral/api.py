@@ -738,19 +738,22 @@ class RingCentralAPI:
         served only there); any other host raises InvalidRequest, so the
         token is never sent elsewhere.
         """
-        url = URL(uri)
+        try:
+            url = URL(uri)
+        except (TypeError, ValueError):
+            raise _bad("the attachment uri is not a valid URL", "uri") from None
         if not url.is_absolute():
             raise _bad(f"{uri!r} is not an absolute URL", "uri")
-        origin = url.origin()
-        if origin == self.media_base_url.origin():
-            return str(url)
-        if origin == self.transport.base_url.origin():
-            return str(self.media_base_url.origin().with_path(url.raw_path, encoded=True)
+        if url.raw_user is not None or url.raw_password is not None:
+            # Never echo the URI: it carries credentials.
+            raise _bad("an attachment uri must not carry credentials", "uri")
+        # Origins compare as text: "https://host:443" and "https://host" are one.
+        origin = str(url.origin())
+        media = self.media_base_url.origin()
+        if origin in (str(media), str(self.transport.base_url.origin())):
+            return str(media.with_path(url.raw_path, encoded=True)
                        .with_query(url.raw_query_string))  # fmt: skip
-        raise _bad(
-            f"attachment content is served by {self.media_base_url.origin()}, not {origin}",
-            "uri",
-        )
+        raise _bad(f"attachment content is served by {media}, not {origin}", "uri")
 
     @asynccontextmanager
     async def _stream(
@@ -1147,6 +1150,17 @@ def _multipart(envelope: Any, files: Sequence[FilePart], field: str) -> aiohttp.
     for number, file in enumerate(files, 1):
         part = writer.append(bytes(file.content), {"Content-Type": file.content_type})
         part.set_content_disposition(
-            "form-data", name=field, filename=file.filename or f"{field}{number}"
+            "form-data",
+            quote_fields=False,
+            name=field,
+            filename=_html5_filename(file.filename or f"{field}{number}"),
         )
     return writer
+
+
+def _html5_filename(name: str) -> str:
+    """A file name as browsers and the official SDKs send it: UTF-8 text with
+    only the quote and line breaks escaped (aiohttp's default quoting would
+    percent-encode every space and non-ASCII letter, and the server keeps
+    those escapes in the stored name)."""
+    return name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")

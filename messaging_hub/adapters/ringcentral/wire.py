@@ -10,6 +10,7 @@ never through a float.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -513,7 +514,12 @@ def _structure_result(value: Any, _: Any) -> MessageResult:
     resource_id = _loose_str(value.get("resourceId", ""), str)
     if 200 <= status < 300 and isinstance(body, dict):
         return MessageResult(resource_id, status, message=converter.structure(body, MessageInfo))
-    error = converter.structure(body, ApiErrorBody) if isinstance(body, dict) else ApiErrorBody()
+    error = ApiErrorBody()
+    if isinstance(body, dict):
+        # An error body of an unknown shape still leaves a failed entry, so
+        # one odd entry does not hide the results for the other ids.
+        with contextlib.suppress(cattrs.BaseValidationError, ValueError, TypeError):
+            error = converter.structure(body, ApiErrorBody)
     return MessageResult(resource_id, status, error=error)
 
 
