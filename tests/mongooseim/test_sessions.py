@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 import messaging_hub as mh
+from messaging_hub.adapters.mongooseim.adapter import REMEMBERED_RECIPIENTS
 from messaging_hub.testing.mongooseim import FakeMongooseIM
 
 from ._helpers import APIS, T0
@@ -71,3 +72,18 @@ async def test_admin_rest_cannot_see_recipients_it_did_not_send_to() -> None:
         fake.seed_conversation(fake.owner, "kate@localhost", 1)  # one message, from the owner
         async with mh.connect(fake.config) as client:
             assert [s.id async for s in client.sessions()] == []
+
+
+async def test_admin_rest_remembers_only_the_latest_recipients() -> None:
+    """A bot writing to many peers must not make sessions() one read per peer ever written to."""
+    async with FakeMongooseIM("admin-rest", USERS, clock=lambda: T0) as fake:
+        async with mh.connect(fake.config) as client:
+            for i in range(60):
+                await client.send(mh.Outgoing(to=[f"p{i}@remote.example"], text=f"to {i}"))
+            await client.send(mh.Outgoing(to=["p3@remote.example"], text="again"))
+            fake.requests.clear()
+            sessions = [s.id async for s in client.sessions()]
+        reads = len(fake.requests)
+    others = range(59, 59 - REMEMBERED_RECIPIENTS + 1, -1)
+    assert sessions == ["p3@remote.example"] + [f"p{i}@remote.example" for i in others]
+    assert reads <= REMEMBERED_RECIPIENTS + 3

@@ -15,6 +15,7 @@ GraphQL admin ``http://localhost:5551/api/graphql``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
@@ -58,6 +59,8 @@ DEFAULT_BASE_URLS = {
 }
 MAX_RESULT_LIMIT = 50
 """mod_mam's default ``max_result_limit``: no page is ever longer."""
+REMEMBERED_RECIPIENTS = 20
+"""Admin REST: how many of the latest recipients ``sessions()`` looks up (one read each)."""
 
 NativeClient = AdminRestAPI | ClientRestAPI | GraphQLAPI
 
@@ -173,9 +176,10 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             self._backend = ClientRestBackend(native, self.owner)
         else:
             self._backend = GraphQLBackend(native, self.owner, admin=options.role == "admin")
-        # Admin REST records name no recipient: remember whom this client wrote to,
-        # so sessions() can still find conversations the owner started here.
-        self._sent_to: dict[str, Jid] = {}
+        # Admin REST records name no recipient: remember the latest peers this client
+        # wrote to (at most REMEMBERED_RECIPIENTS, least recent dropped first), so
+        # sessions() can still find conversations the owner started here.
+        self._sent_to: OrderedDict[str, Jid] = OrderedDict()
 
     @classmethod
     def from_options(
@@ -228,7 +232,11 @@ class MongooseIMAdapter(Adapter[NativeClient]):
                 "the sender is always the configured owner", field="sender", provider=PROVIDER
             )
         ids, raw = await self._backend.send(to, outgoing.text)
-        self._sent_to.setdefault(to.key, Jid(to.local, to.domain))
+        if isinstance(self._backend, AdminRestBackend):
+            self._sent_to[to.key] = Jid(to.local, to.domain)
+            self._sent_to.move_to_end(to.key)
+            while len(self._sent_to) > REMEMBERED_RECIPIENTS:
+                self._sent_to.popitem(last=False)
         return Receipt(
             session_id=to.key,
             provider=PROVIDER,
@@ -284,11 +292,11 @@ class MongooseIMAdapter(Adapter[NativeClient]):
                 yield session
 
     async def _probe_sent_to(self) -> list[tuple[datetime, Session]]:
-        """Admin REST only: the latest message with each peer this client wrote to."""
+        """Admin REST only: the latest message with each peer this client last wrote to."""
         if not isinstance(self._backend, AdminRestBackend) or not self._sent_to:
             return []
         found: list[tuple[datetime, Session]] = []
-        for key, peer in list(self._sent_to.items()):
+        for key, peer in reversed(list(self._sent_to.items())):  # latest first, kept on ties
             rows, _ = await self._backend.page(peer, None, 1)
             if rows:
                 found.append((rows[-1].message.created_at, self._session(key, rows[-1])))
