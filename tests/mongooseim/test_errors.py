@@ -117,3 +117,19 @@ async def test_graphql_errors_without_a_known_code() -> None:
         with pytest.raises(mh.ProviderError) as info:
             [m async for m in client.history("bob@localhost")]
     assert (info.value.message, info.value.code, info.value.status) == ("boom", "weird", 200)
+
+
+async def test_graphql_resolver_crash_is_provider_unavailable() -> None:
+    """The server's resolver crashed (HTTP 200, ``resolver_crash``): a server failure
+    after the request arrived, so a send may have gone through."""
+    async with FakeMongooseIM("graphql") as fake, mh.connect(fake.config) as client:
+        fake.fail(
+            status=200,
+            body='{"data": {"stanza": {"sendMessage": null}}, "errors": [{"message": '
+            '"Unexpected error resolver crash", "extensions": {"code": "resolver_crash"}, '
+            '"path": ["stanza", "sendMessage"]}]}',
+        )
+        with pytest.raises(mh.ProviderUnavailable) as info:
+            await client.send(mh.Outgoing(to=["bob@localhost"], text="hi"))
+    assert info.value.may_have_been_processed
+    assert info.value.code == "resolver_crash"

@@ -65,3 +65,28 @@ async def test_reads_are_retried_and_sends_are_not() -> None:
         with pytest.raises(mh.ProviderUnavailable):
             await client.send(mh.Outgoing(to=["bob@localhost"], text="once"))
         assert len(fake.requests) == 3
+
+
+async def test_a_nulled_stanza_does_not_end_history_early() -> None:
+    """A field error nulls one list item (HTTP 200 with ``errors``): the page was still
+    full, so the walk reads on instead of taking the short list for the archive's end."""
+    async with FakeMongooseIM("graphql") as fake:
+        fake.seed_conversation(fake.owner, "bob@localhost", 60)
+        rows = fake.archive(fake.owner)[-50:]
+        stanzas: list[dict[str, str] | None] = [
+            {
+                "sender": row.sender,
+                "timestamp": row.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "stanza_id": row.external_id,
+                "stanza": row.stanza_xml(),
+            }
+            for row in rows
+        ]
+        stanzas[25] = None
+        error = {"message": "bad stanza", "path": ["stanza", "getLastMessages", "stanzas", 25]}
+        page = {"data": {"stanza": {"getLastMessages": {"stanzas": stanzas, "limit": 50}}}}
+        fake.fail(status=200, body=json.dumps({**page, "errors": [error]}))
+        async with mh.connect(fake.config) as client:
+            texts = [m.text async for m in client.history("bob@localhost")]
+    assert len(texts) == 59
+    assert texts[-1] == "message 1"

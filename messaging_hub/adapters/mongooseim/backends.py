@@ -217,10 +217,12 @@ class GraphQLBackend:
             )
         else:
             payload = await self.native.get_last_messages(with_, limit, when)
-        items = [item for item in payload.stanzas or [] if item is not None]
+        listed = payload.stanzas or []
         # ``limit`` in the answer is what the server applied (after max_result_limit).
+        # A stanza nulled by a field error still counts: the page was that long.
         applied = payload.limit if payload.limit else limit
-        return [self._row(item) for item in items], len(items) < min(applied, limit)
+        rows = [self._row(item) for item in listed if item is not None]
+        return rows, len(listed) < min(applied, limit)
 
     def _row(self, item: StanzaMap) -> Row:
         created = item.timestamp or EPOCH

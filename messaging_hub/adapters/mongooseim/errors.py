@@ -44,7 +44,7 @@ _BAD_REQUEST_CODES = frozenset(
         "no_sender",
         "parser_error",
         "parse_error",
-        "scan_error",
+        "scanner_error",
         "type_mismatch",
         "unknown_field",
         "unknown_argument",
@@ -73,6 +73,7 @@ _CODE_ERRORS: dict[str, type[errors.ProviderError]] = {
     "request_errors": errors.BadRequest,
     "duplicate": errors.Conflict,
     "internal_server_error": errors.ProviderUnavailable,
+    "resolver_crash": errors.ProviderUnavailable,
     "internal": errors.ProviderUnavailable,
     **{code: errors.BadRequest for code in _BAD_REQUEST_CODES},
 }
