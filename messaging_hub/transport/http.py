@@ -455,21 +455,30 @@ class Transport:
         """Open a response whose body is read in chunks, never held whole.
 
         Yields the response head (``body`` empty) and an iterator of chunks.
-        Errors are mapped as for :meth:`request`; only a 401 is retried (once,
-        after re-authentication), since a stream cannot be replayed midway.
+        Errors are mapped as for :meth:`request`. Before the body starts, a
+        download is retried like any idempotent read (connection failures,
+        429 after ``Retry-After``, 5xx, one re-authentication after a 401);
+        once chunks flow, an interruption raises ProviderUnavailable, since
+        a stream cannot be replayed midway.
         """
         self.ensure_open()
         url = self.url(path_or_url)
         if params:
             url = url.update_query(_query(params))
         session = self._get_session()
-        for attempt in (1, 2):
+        reauthenticated = False
+        attempt = 0
+        while True:
+            attempt += 1
             await self._pace(rate_group)
             sent = CIMultiDict(self.default_headers)
             sent.update(await self.auth.headers(self))
             try:
                 resp = await session.request(method, url, headers=sent, allow_redirects=False)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if attempt < self.retry.max_attempts:
+                    await anyio.sleep(self.retry.delay(attempt, None))
+                    continue
                 raise errors.ProviderUnavailable(
                     f"{method} {url.path} failed: {type(exc).__name__}",
                     provider=self.provider,
@@ -481,21 +490,31 @@ class Transport:
                     hooked = self.on_response(head, rate_group)
                     if hooked is not None:
                         await hooked
+                status = resp.status
+                if 200 <= status < 300:
+                    yield head, self._chunks(resp, chunk_size)
+                    return
+                if status == 401 and not reauthenticated:
+                    reauthenticated = True
+                    if await self.auth.on_unauthorized(self, dict(sent)):
+                        attempt -= 1
+                        continue
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 if (
-                    resp.status == 401
-                    and attempt == 1
-                    and await self.auth.on_unauthorized(self, dict(sent))
+                    (status == 429 or status in self.retry.retry_statuses)
+                    and attempt < self.retry.max_attempts
+                    and (retry_after is None or retry_after <= self.retry.retry_after_ceiling)
                 ):
-                    continue
-                if not 200 <= resp.status < 300:
+                    if status == 429:
+                        self._hold(rate_group, retry_after)
+                    wait = self.retry.delay(attempt, retry_after)
+                else:
                     body = await _read_capped(resp)
                     failed = Response(resp.status, resp.headers, body, str(url), self.provider)
-                    raise self._error(failed, parse_retry_after(resp.headers.get("Retry-After")))
-                yield head, self._chunks(resp, chunk_size)
-                return
+                    raise self._error(failed, retry_after)
             finally:
                 resp.release()
-        raise AssertionError("unreachable")  # pragma: no cover
+            await anyio.sleep(wait)
 
     async def _chunks(self, resp: aiohttp.ClientResponse, size: int) -> AsyncIterator[bytes]:
         try:

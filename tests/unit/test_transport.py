@@ -272,3 +272,22 @@ def test_retry_after_parsing() -> None:
     policy = RetryPolicy(base_delay=1, max_delay=4)
     assert all(0 <= policy.backoff(n) <= 4 for n in range(1, 10))
     assert policy.delay(1, 2.5) == 2.5
+
+
+async def test_downloads_retry_a_429_before_the_body_starts(server: EchoServer) -> None:
+    server.fail(status=429, headers={"Retry-After": "0"}, body="{}")
+    server.fail(status=503, body="<html>busy</html>", content_type="text/html")
+    transport = _transport(server)
+    try:
+        async with transport.stream("GET", "/echo/file") as (head, chunks):
+            body = b"".join([chunk async for chunk in chunks])
+        assert head.status == 200
+        assert b"/echo/file" in body
+        assert len(server.requests) == 3
+        server.fail(status=404, body='{"message": "gone"}', times=3)
+        with pytest.raises(mh.NotFound):
+            async with transport.stream("GET", "/echo/file"):
+                pass
+        assert len(server.requests) == 4  # a 404 is final
+    finally:
+        await transport.aclose()
