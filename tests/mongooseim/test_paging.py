@@ -163,3 +163,25 @@ async def test_identical_messages_split_by_a_page_boundary_both_come(api: Api) -
             texts = [m.text async for m in client.history(PEER)]
     expected = ["ok" if i in (9, 10) else f"m{i}" for i in range(59, -1, -1)]
     assert texts == expected
+
+
+@pytest.mark.parametrize("api", ["admin-rest", "client-rest"])
+async def test_a_server_capping_pages_below_page_size_loses_nothing(api: Api) -> None:
+    """REST does not say that mod_mam's max_result_limit (here 20) cut a page of 50
+    short: a short page is the end only once a further read brings nothing new."""
+    async with FakeMongooseIM(api, max_result_limit=20, clock=lambda: T0) as fake:
+        fake.seed_conversation(fake.owner, PEER, 45, same_timestamp=3)
+        async with mh.connect(fake.config) as client:
+            texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(45)
+
+
+@pytest.mark.parametrize("count", [1, 7, 49])
+async def test_a_history_shorter_than_a_page_costs_at_most_two_reads(
+    fake: FakeMongooseIM, count: int
+) -> None:
+    fake.seed_conversation(fake.owner, PEER, count, same_timestamp=True)
+    async with mh.connect(fake.config) as client:
+        texts = [m.text async for m in client.history(PEER)]
+    assert texts == _bodies(count)
+    assert len(reads(fake.requests)) == (1 if fake.api == "graphql" else 2)

@@ -80,8 +80,9 @@ class MongooseIMOptions(TransportOptions):
     ``owner`` the bare JID whose messages are sent and read. Basic
     credentials (``username``/``password``) are optional for admin REST and
     the GraphQL admin role, required otherwise, where ``username`` is the
-    user's JID and ``owner`` defaults to it. ``page_size`` (at most the
-    server's ``max_result_limit``, 50 by default) is the archive page.
+    user's JID and ``owner`` defaults to it. ``page_size`` (1..50, mod_mam's
+    default ``max_result_limit``) is the archive page asked for; a server
+    configured with a lower cap answers shorter pages and the walk follows.
     """
 
     api: str
@@ -253,7 +254,7 @@ class MongooseIMAdapter(Adapter[NativeClient]):
     def _walk(self, peer: Jid | None, size: int) -> AsyncIterator[Row]:
         backend = self._backend
 
-        async def fetch(before: int | None) -> tuple[Sequence[Row], bool]:
+        async def fetch(before: int | None) -> tuple[Sequence[Row], bool | None]:
             return await backend.page(peer, before, size)
 
         return walk_back(fetch, slack=backend.slack)

@@ -67,8 +67,12 @@ class Backend(Protocol):
 
     async def page(
         self, peer: Jid | None, before: int | None, limit: int
-    ) -> tuple[Sequence[Row], bool]:
-        """Rows (oldest first) stamped at or before ``before``; and whether that was all."""
+    ) -> tuple[Sequence[Row], bool | None]:
+        """Rows (oldest first) stamped at or before ``before``, and whether more may follow.
+
+        True: the page is full. False: that was all. None: the page is short,
+        but the API does not say whether the server's ``max_result_limit`` cut it.
+        """
         ...
 
 
@@ -99,6 +103,11 @@ def _message(
     )
 
 
+def _rest_more(count: int, limit: int) -> bool | None:
+    """REST does not say the limit it applied: a short page may be the server's cap."""
+    return True if count >= limit else None
+
+
 class AdminRestBackend:
     """Admin REST: the owner is the ``caller``; stamps are whole (rounded) seconds.
 
@@ -118,7 +127,7 @@ class AdminRestBackend:
 
     async def page(
         self, peer: Jid | None, before: int | None, limit: int
-    ) -> tuple[Sequence[Row], bool]:
+    ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else from_seconds(before)
         if peer is None:
             items = await self.native.messages_owner_get(self.owner.bare, limit=limit, before=when)
@@ -126,7 +135,7 @@ class AdminRestBackend:
             items = await self.native.messages_owner_with_get(
                 self.owner.bare, peer.bare, limit=limit, before=when
             )
-        return [self._row(item, peer) for item in items], len(items) < limit
+        return [self._row(item, peer) for item in items], _rest_more(len(items), limit)
 
     def _row(self, item: AdminMessage, peer: Jid | None) -> Row:
         stamp = to_seconds(item.timestamp)
@@ -160,13 +169,13 @@ class ClientRestBackend:
 
     async def page(
         self, peer: Jid | None, before: int | None, limit: int
-    ) -> tuple[Sequence[Row], bool]:
+    ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else from_millis(before)
         if peer is None:
             items = await self.native.get_messages(limit=limit, before=when)
         else:
             items = await self.native.get_messages_with(peer.bare, limit=limit, before=when)
-        return [self._row(item) for item in items], len(items) < limit
+        return [self._row(item) for item in items], _rest_more(len(items), limit)
 
     def _row(self, item: ClientMessage) -> Row:
         stamp = to_millis(item.timestamp)
@@ -208,7 +217,7 @@ class GraphQLBackend:
 
     async def page(
         self, peer: Jid | None, before: int | None, limit: int
-    ) -> tuple[Sequence[Row], bool]:
+    ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else EPOCH + timedelta(microseconds=before)
         with_ = None if peer is None else peer.bare
         if self.admin:
@@ -222,7 +231,7 @@ class GraphQLBackend:
         # A stanza nulled by a field error still counts: the page was that long.
         applied = payload.limit if payload.limit else limit
         rows = [self._row(item) for item in listed if item is not None]
-        return rows, len(listed) < min(applied, limit)
+        return rows, len(listed) >= min(applied, limit)
 
     def _row(self, item: StanzaMap) -> Row:
         created = item.timestamp or EPOCH

@@ -17,6 +17,12 @@ unseen one (they are newer), so the walk skips as many copies as it has
 yielded and yields the rest. Only keys stamped at or before the next
 ``before`` are kept: nothing stamped later can come back.
 
+A page shorter than asked for ends the walk on GraphQL, which answers the
+``limit`` it applied. REST does not, and mod_mam may be configured with a
+``max_result_limit`` below the page size: there a short page ends the walk
+only when it brings nothing new or is shorter than a page the server has
+already answered (one extra read when the whole history fits in a page).
+
 When a whole page is already-seen messages, asking with the same
 ``before`` would return the same page forever: the walk then steps
 ``before`` back by one unit and logs a warning. Messages older than that
@@ -52,18 +58,20 @@ RowT = TypeVar("RowT", bound=ArchiveRow)
 
 
 async def walk_back(
-    fetch: Callable[[int | None], Awaitable[tuple[Sequence[RowT], bool]]], *, slack: int
+    fetch: Callable[[int | None], Awaitable[tuple[Sequence[RowT], bool | None]]], *, slack: int
 ) -> AsyncIterator[RowT]:
     """Yield every row of the archive newest first, each once (see the module docstring).
 
     ``fetch(before)`` returns the rows stamped at or before ``before``
-    (oldest first) and whether they were all there is.
+    (oldest first) and whether more may follow: True (a full page), False
+    (that was all) or None (a short page the server's cap may have cut).
     """
     seen: Counter[Hashable] = Counter()  # copies yielded, per key
     stamps: dict[Hashable, int] = {}
     before: int | None = None
+    longest = 0  # the longest page the server has answered: its cap is at least that
     while True:
-        page, exhausted = await fetch(before)
+        page, more = await fetch(before)
         owed = Counter(seen)
         fresh: list[RowT] = []
         for row in reversed(page):  # newest first: the copies already yielded come first
@@ -75,8 +83,11 @@ async def walk_back(
             seen[row.key] += 1
             stamps[row.key] = row.stamp
             yield row
-        if exhausted or not page:
+        if not page or more is False:
             return
+        if more is None and (not fresh or len(page) < longest):
+            return  # short, and nothing new or shorter than the server can answer: the end
+        longest = max(longest, len(page))
         following = min(row.stamp for row in page) + slack
         if before is not None and (not fresh or following >= before):
             # Asking with the same ``before`` would return this page again.
