@@ -87,7 +87,11 @@ def parse_jid(text: object) -> Jid | None:
         return None
     if user and _NODE_FORBIDDEN.search(user):
         return None
-    if max(len(user), len(server), len(resource)) > _MAX_PART:
+    try:
+        sizes = [len(part.encode("utf-8")) for part in (user, server, resource)]
+    except UnicodeEncodeError:  # an unpaired surrogate: not UTF-8 on the wire
+        return None
+    if max(sizes) > _MAX_PART:  # the jid library limits each part in bytes
         return None
     if any(ord(c) < 0x20 for c in resource):
         return None

@@ -216,6 +216,11 @@ async def test_admin_get_errors(
             "User's domain does not exist",
         ),
         ([1, 2], "Invalid request body"),
+        # JID parts are limited in bytes: 600 "é" are 1200 bytes of UTF-8
+        (
+            {"caller": "alice@localhost", "to": "é" * 600 + "@x", "body": "x"},
+            "Invalid recipient JID",
+        ),
     ],
 )
 async def test_admin_post_errors(
