@@ -29,7 +29,14 @@ When a whole page is already-seen messages, asking with the same
 page but stamped within the skipped unit are not reachable through
 ``before`` at all; this happens only when more than a page of messages
 share one timestamp unit (a second on admin REST, a millisecond on client
-REST, a microsecond on GraphQL).
+REST, a microsecond on GraphQL). No documented parameter avoids it: every
+API pages by ``before`` alone, none by archive id. On GraphQL it cannot
+happen in practice: a MAM id is ``(microseconds << 8) + node`` and
+``mongoose_mam_id:next_unique`` gives each message archived on a node its
+own microsecond, so a microsecond is shared by at most one message per
+cluster node (the ``stanza_id`` is that MAM id, so it is the exact key).
+The one remaining ambiguity: after such a step back, identical-looking REST
+records may be taken for ones already yielded.
 """
 
 from __future__ import annotations
