@@ -167,3 +167,63 @@ async def test_native_send_returns_bulk_accepted_on_202() -> None:
         assert isinstance(answer, BulkAccepted)
         bulks = await client.native.get_all_bulk_sessions(limit=10)
         assert [b.items_total for b in bulks.resources] == [1001]
+
+
+async def test_follow_up_to_an_unknown_session_fails_before_sending(
+    fake: FakeTextMagic, client: TextMagicAdapter
+) -> None:
+    with pytest.raises(mh.NotFound):
+        await client.send(mh.Outgoing(to=[PEER], text="lost", session_id="424242"))
+    assert _sends(fake) == []
+    assert fake.sessions == []
+
+
+async def test_history_with_a_limit_reads_no_further_than_it_needs(
+    fake: FakeTextMagic, client: TextMagicAdapter
+) -> None:
+    first = await client.send(mh.Outgoing(to=[PEER], text="first"))
+    fake.seed_sessions(450)  # other traffic of the account since the first send
+    await client.send(mh.Outgoing(to=[PEER], text="latest", session_id=first.session_id))
+    before = len(fake.requests)
+    texts = [m.text async for m in client.history(first.session_id, limit=1)]
+    assert texts == ["latest"]
+    # One page of the session list finds the follow-up, one page of its messages.
+    assert len(fake.requests) - before == 2
+    everything = [m.text async for m in client.history(first.session_id)]
+    assert everything == ["latest", "first"]
+
+
+async def test_a_failed_bulk_lookup_after_a_202_is_never_taken_for_an_unsent_message() -> None:
+    phones = [f"+4479000{i:05d}" for i in range(1001)]
+    primary = FakeTextMagic(bulk_processing_seconds=None, rate_limit_per_second=None)
+    backup = FakeTextMagic(rate_limit_per_second=None)
+    async with primary, backup:
+        # The send is queued (202); the lookup of its bulk then keeps getting 429.
+        primary.fail(status=429, body='{"code": 429, "message": "Request limit reached."}',
+                      method="GET", path=r"^/api/v2/bulks$", times=5)  # fmt: skip
+        config = {
+            "default": "primary",
+            "failover": ["backup"],
+            "accounts": {
+                "primary": primary.config | {"max_attempts": 2, "throttle_pause": 0.01},
+                "backup": backup.config,
+            },
+        }
+        async with mh.Hub.from_config(config) as hub:
+            with pytest.raises(mh.MalformedResponse) as info:
+                await hub.send(mh.Outgoing(to=phones, text="to everyone"))
+        assert info.value.status == 202
+        assert "do not resend" in info.value.message
+        assert len(primary.bulks) == 1
+        assert backup.requests == []  # the hub did not send it a second time
+
+
+async def test_a_failed_progress_lookup_still_gives_the_bulk_receipt() -> None:
+    phones = [f"+4479000{i:05d}" for i in range(1001)]
+    linked = FakeTextMagic(bulk_response="link", rate_limit_per_second=None)
+    async with linked as fake, mh.connect(fake.config, max_attempts=2) as client:
+        fake.fail(status=503, method="GET", path=r"^/api/v2/bulks/\d+$", times=5)
+        receipt = await client.send(mh.Outgoing(to=phones, text="linked"))
+        assert receipt.status is mh.MessageStatus.QUEUED
+        assert receipt.session_id == f"bulk-{fake.bulks[-1].id}"
+        assert len(_sends(fake)) == 1

@@ -6,28 +6,36 @@ add a message to an existing session. So a unified conversation is a root
 session plus its follow-ups:
 
 * ``send`` without ``session_id`` starts a conversation; the receipt's
-  ``session_id`` is TextMagic's ``sessionId`` (as a string).
-* ``send`` with ``session_id=X`` sends with ``referenceId=X`` (the spec's
-  "custom reference id for your application") and returns ``X`` again; the
-  new TextMagic session id is in ``receipt.raw``.
-* ``history(X)`` reads session ``X`` and the sessions whose ``referenceId``
-  is ``X`` (found by walking the session list, newest first, down to ``X``;
-  pass ``follow_ups=False`` to read ``X`` alone), newest session first.
+  ``session_id`` is the ``sessionId`` TextMagic made (as a string).
+* ``send`` with ``session_id=X`` checks that session ``X`` exists (NotFound
+  otherwise, before sending), sends with ``referenceId=X`` (the spec's
+  "custom reference id for your application") and returns ``X`` again, the
+  conversation's id; the session TextMagic made for this send is
+  ``receipt.raw.session_id`` (use it for ``get_message_session_stat``).
+* ``history(X)`` yields the messages of the sessions whose ``referenceId``
+  is ``X``, newest session first, then those of ``X``. The follow-ups are
+  found by reading the session list from the newest session down to ``X``
+  (TextMagic cannot filter it): one request per 100 sessions the account
+  made since ``X``. Each follow-up is read as soon as it is found, so a
+  small ``limit`` stops early; ``follow_ups=False`` reads ``X`` alone.
   Inbound replies live at ``/api/v2/replies``, outside this API: history
   holds outbound messages only.
-* ``delete(X)`` deletes ``X`` and its follow-ups.
+* ``delete(X)`` deletes ``X`` and its follow-ups (the same walk).
 * ``sessions()`` lists TextMagic's sessions as they are (follow-ups too).
-  Do not use ``referenceId`` yourself on sends of the same account through
-  the native client, or history would count those sends as follow-ups.
+  Any session of the account whose ``referenceId`` is ``X`` counts as a
+  follow-up of ``X``: do not set ``referenceId`` to session ids yourself.
 
-Large sends: more than 1,000 recipients make a *bulk session*, answered
-``202`` with no body, processed later. The receipt is then
-``status=QUEUED`` with ``session_id="bulk-<bulk id>"`` (the bulk is found
-right after the send in ``GET /api/v2/bulks`` by its text and recipient
-count; sends of this client are serialised meanwhile), or the session id
-itself when the bulk was already processed. ``history``/``delete`` accept
-``bulk-<id>`` and act on the bulk's session once it exists (history of a
-still-queued bulk is empty; deleting it raises Conflict).
+Large sends: more than 1,000 recipients make a *bulk session*, processed
+later, answered ``202`` with no body (or ``201`` with a ``bulk`` link). The
+receipt is then ``status=QUEUED`` with ``session_id="bulk-<bulk id>"``, or
+the session id itself when the bulk was already processed. After a ``202``
+the bulk is found in ``GET /api/v2/bulks`` as the newest one with the same
+text and recipient count; bulk sends of this client wait for one another
+meanwhile (smaller sends do not). If it cannot be found, ``send`` raises
+``MalformedResponse`` (status 202) saying the message is queued: never a
+"not sent" error. ``history``/``delete`` accept ``bulk-<id>`` and act on
+the bulk's session once it exists (history of a still-queued bulk is empty;
+deleting it raises Conflict).
 
 Sending files is not offered: MMS files are uploaded in a separate call
 first, so ``Capability.ATTACHMENTS`` is not declared.
@@ -35,8 +43,9 @@ first, so ``Capability.ATTACHMENTS`` is not declared.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
@@ -47,7 +56,14 @@ import attrs
 from ...adapter import Adapter, Capability
 from ...config import TransportOptions, structure_options
 from ...datetimes import parse_timestamp
-from ...errors import ConfigError, Conflict, InvalidRequest, MalformedResponse, UnsupportedOperation
+from ...errors import (
+    ConfigError,
+    Conflict,
+    InvalidRequest,
+    MalformedResponse,
+    MessagingError,
+    UnsupportedOperation,
+)
 from ...models import (
     Address,
     AddressKind,
@@ -71,6 +87,12 @@ __all__ = ["TextMagicAdapter", "TextMagicOptions"]
 PROVIDER = "textmagic"
 BULK_THRESHOLD = 1000
 """More recipients than this make a bulk session (the send tutorial)."""
+
+PACING_WINDOW = 1.05
+"""Seconds in which at most ``requests_per_second`` requests start. TextMagic
+counts requests as they arrive; the 5% margin absorbs network jitter (a
+request on a new connection arriving later than the next one on a warm
+connection) that would otherwise cost a 429 and a pause of every request."""
 
 _BULK_REF = re.compile(r"^bulk-([0-9]{1,18})$")
 _DIGITS = re.compile(r"^[0-9]{7,15}$")
@@ -132,6 +154,19 @@ class _Ref:
     bulk: bool = False
 
 
+@attrs.frozen
+class _Bulk:
+    """A send queued as a bulk: its unified id and what TextMagic said."""
+
+    unified_id: str
+    raw: wire.BulkSession | wire.SendMessageResponse
+
+    @classmethod
+    def of(cls, bulk: wire.BulkSession) -> _Bulk:
+        """``bulk``'s session id once it has one, else ``bulk-<id>``."""
+        return cls(str(bulk.session.id) if bulk.session is not None else f"bulk-{bulk.id}", bulk)
+
+
 def _ref(value: object, field: str = "session_id") -> _Ref:
     if isinstance(value, str):
         match = _BULK_REF.match(value)
@@ -183,7 +218,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
-        limiter = RateLimiter(opts.requests_per_second, 1.0)
+        limiter = RateLimiter(opts.requests_per_second, PACING_WINDOW)
         pause = opts.throttle_pause
 
         def on_response(response: Response, _: str | None) -> None:
@@ -220,13 +255,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             phones.append(address.value.lstrip("+"))
         self._check_text(outgoing.text)
         sender = self._sender(outgoing)
-        continued = _ref(outgoing.session_id) if outgoing.session_id is not None else None
-        root = await self._resolve(continued) if continued is not None else None
-        if continued is not None and root is None:
-            raise Conflict(
-                f"bulk {continued.id} is still being processed; continue it once it has a session",
-                provider=PROVIDER,
-            )
+        root = await self._continued_root(outgoing.session_id)
 
         async def send() -> wire.SendMessageResponse | BulkAccepted:
             return await self.native.send_message(
@@ -234,21 +263,20 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             )
 
         if len(phones) > BULK_THRESHOLD:
-            async with self._bulk_lock:  # so the bulk found below is ours
+            # Bulk sends of this client one at a time, so that the bulk found
+            # after a 202 is this send's (sends to fewer numbers never wait).
+            async with self._bulk_lock:
                 answer = await send()
-                bulk = await self._find_bulk(answer, outgoing.text, len(phones))
+                bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         else:
             answer = await send()
-            bulk = await self._find_bulk(answer, outgoing.text, len(phones))
+            bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         if bulk is not None:
-            session_id = (
-                outgoing.session_id
-                if outgoing.session_id is not None
-                else str(bulk.session.id) if bulk.session is not None else f"bulk-{bulk.id}"
-            )
             return Receipt(
-                session_id=session_id, provider=PROVIDER, status=MessageStatus.QUEUED,
-                raw=bulk,
+                session_id=outgoing.session_id or bulk.unified_id,
+                provider=PROVIDER,
+                status=MessageStatus.QUEUED,
+                raw=bulk.raw,
             )
         assert isinstance(answer, wire.SendMessageResponse)
         if answer.session_id is None:
@@ -263,24 +291,57 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             raw=answer,
         )
 
-    async def _find_bulk(
+    async def _continued_root(self, session_id: str | None) -> int | None:
+        """The TextMagic session a follow-up continues (checked before sending)."""
+        if session_id is None:
+            return None
+        ref = _ref(session_id)
+        if ref.bulk:
+            root = await self._resolve(ref)
+            if root is None:
+                raise Conflict(
+                    f"bulk {ref.id} is still being processed; continue it once it has a session",
+                    provider=PROVIDER,
+                )
+            return root
+        # A follow-up of a session that does not exist would be sent and then
+        # belong to no conversation: NotFound, before anything goes out.
+        await self.native.get_message_session(ref.id)
+        return ref.id
+
+    async def _bulk_of(
         self, answer: wire.SendMessageResponse | BulkAccepted, text: str, count: int
-    ) -> wire.BulkSession | None:
-        """The bulk session a send created, or None when it made a plain session."""
+    ) -> _Bulk | None:
+        """The bulk session a send was queued as, or None for a plain session.
+
+        This runs after the send went out, so no failure here may look like
+        a send that did not happen (a hub would send it again elsewhere).
+        """
         if isinstance(answer, wire.SendMessageResponse):
             if answer.type != "bulk" or answer.bulk_id is None:
                 return None
-            return await self.native.get_bulk_session(answer.bulk_id)
-        page = await self.native.get_all_bulk_sessions(page=1, limit=MAX_PAGE_SIZE)
+            try:  # only to give the session id if the bulk is already processed
+                return _Bulk.of(await self.native.get_bulk_session(answer.bulk_id))
+            except MessagingError:
+                return _Bulk(f"bulk-{answer.bulk_id}", answer)
+        # 202 without a body: the newest bulk of this text and size is ours
+        # (bulk sends of this client are serialised; another client of the
+        # account sending the same text to as many numbers at the same
+        # moment could be taken for it).
+        unidentified = (
+            "the send was accepted and queued as a bulk (202) but the bulk could not be "
+            "identified in /api/v2/bulks; do not resend it"
+        )
+        try:
+            page = await self.native.get_all_bulk_sessions(page=1, limit=MAX_PAGE_SIZE)
+        except MessagingError as exc:
+            raise MalformedResponse(
+                f"{unidentified} ({exc.message})", provider=PROVIDER, status=202
+            ) from exc
         matches = [b for b in page.resources if b.text == text and b.items_total in (count, None)]
         if not matches:
-            raise MalformedResponse(
-                "the send was accepted as a bulk (202) but the bulk session could not be "
-                "found in /api/v2/bulks; do not resend, it is queued",
-                provider=PROVIDER,
-                status=202,
-            )
-        return max(matches, key=lambda b: b.id)
+            raise MalformedResponse(unidentified, provider=PROVIDER, status=202)
+        return _Bulk.of(max(matches, key=lambda b: b.id))
 
     def _check_text(self, text: str) -> None:
         used, allowed = units(text), max_units(text)
@@ -319,17 +380,23 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         bulk = await self.native.get_bulk_session(ref.id)
         return bulk.session.id if bulk.session is not None else None
 
-    async def _follow_ups(self, root: int) -> list[int]:
-        """Ids of sessions sent with ``referenceId=root``, newest first."""
-        found: list[int] = []
-        async for item in self._pages(
-            lambda page, size: self._session_page(page, size), MAX_PAGE_SIZE
-        ):
-            if item.id <= root:
-                break  # older than the root: follow-ups are always newer
-            if item.reference_id == str(root):
-                found.append(item.id)
-        return found
+    async def _follow_ups(self, root: int) -> AsyncIterator[int]:
+        """Ids of sessions sent with ``referenceId=root``, newest first.
+
+        Reads the session list (newest first) from the top down to ``root``:
+        one request per 100 sessions the account made since ``root``.
+        """
+        seen: set[int] = set()  # sessions made meanwhile shift the pages
+        pages = self._pages(self._session_page, MAX_PAGE_SIZE)
+        try:
+            async for item in pages:
+                if item.id <= root:
+                    return  # older than the root: follow-ups are always newer
+                if item.reference_id == str(root) and item.id not in seen:
+                    seen.add(item.id)
+                    yield item.id
+        finally:
+            await pages.aclose()
 
     async def _session_page(self, page: int, size: int) -> tuple[list[wire.MessageSession], int]:
         answer = await self.native.get_all_message_sessions(page=page, limit=size)
@@ -338,7 +405,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     @staticmethod
     async def _pages(
         fetch: Callable[[int, int], Awaitable[tuple[list[T], int]]], size: int
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T, None]:
         """Walk ``{page, pageCount}`` pages of a constant ``size`` (1..100)."""
         page = 1
         while True:
@@ -357,9 +424,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     # -- sessions ----------------------------------------------------------------
     def _sessions(self, *, limit: int | None, **_: Any) -> AsyncIterator[Session]:
         size = self._page_size(limit)
-        return self._map_sessions(
-            unique(self._pages(self._session_page, size), key=lambda s: s.id)
-        )
+        return self._map_sessions(unique(self._pages(self._session_page, size), key=lambda s: s.id))
 
     async def _map_sessions(
         self, source: AsyncIterator[wire.MessageSession]
@@ -398,24 +463,24 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         wanted = _status_letters(statuses)
         size = self._page_size(limit)
 
+        async def fetch(one: int, page: int, n: int) -> tuple[list[wire.MessageOut], int]:
+            answer = await self.native.get_messages_by_session_id(
+                one, page=page, limit=n, statuses=wanted, include_deleted=include_deleted or None
+            )
+            return answer.resources, answer.page_count
+
         async def messages() -> AsyncIterator[wire.MessageOut]:
             root = await self._resolve(ref)
             if root is None:
                 return  # a bulk still queued has no messages yet
-            ids = (await self._follow_ups(root) if follow_ups else []) + [root]
-            for one in ids:
-
-                async def fetch(
-                    page: int, n: int, one: int = one
-                ) -> tuple[list[wire.MessageOut], int]:
-                    answer = await self.native.get_messages_by_session_id(
-                        one, page=page, limit=n, statuses=wanted,
-                        include_deleted=include_deleted or None,
-                    )
-                    return answer.resources, answer.page_count
-
-                async for item in self._pages(fetch, size):
-                    yield item
+            # Each follow-up as soon as it is found (newest first), then the
+            # root: a small ``limit`` stops reading early.
+            if follow_ups:
+                async for one in self._follow_ups(root):
+                    async for item in self._pages(functools.partial(fetch, one), size):
+                        yield item
+            async for item in self._pages(functools.partial(fetch, root), size):
+                yield item
 
         return self._map_messages(unique(messages(), key=lambda m: m.id), session_id)
 
@@ -458,7 +523,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
                 f"bulk {ref.id} is still being processed and has no session to delete",
                 provider=PROVIDER,
             )
-        others = await self._follow_ups(root)
+        others = [one async for one in self._follow_ups(root)]
         if not others:
             await self.native.delete_message_session(root)  # 404 -> NotFound
         else:

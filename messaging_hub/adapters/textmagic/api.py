@@ -320,7 +320,9 @@ class TextMagicAPI:
         body = DeleteBulk(ids=joined, all=1 if all else 0)
         # Deleting the same ids twice leaves the same state: safe to retry.
         await self.transport.request(
-            "POST", "/api/v2/sessions/delete", json_body=converter.unstructure(body),
+            "POST",
+            "/api/v2/sessions/delete",
+            json_body=converter.unstructure(body),
             idempotent=True,
         )
 

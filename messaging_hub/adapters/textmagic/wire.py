@@ -31,6 +31,7 @@ __all__ = [
     "converter",
 ]
 
+
 @attrs.frozen
 class MessageSession:
     """A ``MessageSession``: one send and its recipients."""
