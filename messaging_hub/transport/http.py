@@ -12,7 +12,8 @@ Retry rules (nothing is sent twice by accident):
   for every request, since the provider never saw it;
 * 429: retried after ``Retry-After`` (the provider refused to process it),
   unless the wait exceeds the policy's ceiling;
-* 5xx, resets and read timeouts: retried only for idempotent requests;
+* 5xx, resets and read timeouts: retried only for idempotent requests
+  (a DELETE whose retry finds the resource gone counts as done);
 * a 401 triggers one re-authentication when the auth strategy can renew.
 """
 
@@ -279,6 +280,10 @@ class Transport:
                 headers={"User-Agent": "messaging-hub/0.1"},
                 raise_for_status=False,
             )
+            # aiohttp silently resends an idempotent request once when a reused
+            # connection drops; this transport counts and classifies every
+            # attempt itself (see the module docstring), so it must see them.
+            self._session._retry_connection = False
         return self._session
 
     async def aclose(self) -> None:
@@ -339,6 +344,7 @@ class Transport:
         if params:
             url = url.update_query(_query(params))
         reauthenticated = False
+        maybe_applied = False
         attempt = 0
         while True:
             attempt += 1
@@ -353,6 +359,7 @@ class Transport:
                 response = await self._send(method, url, sent_headers, json_body, body)
             except _TransportFailure as failure:
                 retry_ok = failure.outcome is _Outcome.NOT_SENT or idempotent
+                maybe_applied = maybe_applied or failure.outcome is _Outcome.MAYBE_SENT
                 if retry_ok and attempt < self.retry.max_attempts:
                     await anyio.sleep(self.retry.delay(attempt, None))
                     continue
@@ -368,6 +375,10 @@ class Transport:
             status = response.status
             if (ok_statuses and status in ok_statuses) or 200 <= status < 300:
                 return response
+            if method == "DELETE" and status == 404 and maybe_applied:
+                # The first try was cut off after it reached the provider and
+                # did delete: the resource is gone, as asked.
+                return attrs.evolve(response, status=204, body=b"")
             if status == 401 and authenticate and not reauthenticated:
                 reauthenticated = True
                 if await self.auth.on_unauthorized(self, dict(sent_headers)):

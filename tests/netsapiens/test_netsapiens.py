@@ -312,3 +312,14 @@ def test_options_reject_contradictions_and_hide_secrets() -> None:
         repr(client.options) + repr(client.native.transport) + repr(client.native.transport.auth)
     )
     assert "s3cr3t-value" not in shown and "pa55word" not in shown
+
+
+async def test_a_delete_cut_off_after_it_took_effect_still_succeeds() -> None:
+    async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
+        receipt = await client.send(mh.Outgoing(to=["1004"], text="bye"))
+        fake.fail(reset=True, after=True, method="DELETE")
+        await client.delete(receipt.session_id)
+        assert receipt.session_id not in fake.sessions["1000"]
+        assert len(fake.requests_to("DELETE", "/messagesessions/")) == 2
+        with pytest.raises(mh.NotFound):  # a plain 404 is still an error
+            await client.delete(receipt.session_id)
