@@ -10,6 +10,7 @@ real provider fails.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -35,8 +36,6 @@ class RecordedRequest:
 
     def json(self) -> Any:
         """The body decoded as JSON."""
-        import json
-
         return json.loads(self.body)
 
 
@@ -50,6 +49,9 @@ class Fault:
     ``path`` (a regular expression searched in the path) select requests.
     ``after`` lets the real handler run first (the request took effect),
     then fails the answer: the "did my send go through?" case.
+    ``transform`` lets the real handler answer, then rewrites its JSON body
+    with ``transform(decoded)`` (same status): a provider answering with
+    subtly wrong data.
     """
 
     status: int = 500
@@ -63,6 +65,7 @@ class Fault:
     delay: float = 0.0
     truncate: bool = False
     after: bool = False
+    transform: Callable[[Any], Any] | None = None
 
     def matches(self, request: web.Request) -> bool:
         """Whether this fault applies to ``request``."""
@@ -196,6 +199,12 @@ class FakeServer:
         fault = self._take_fault(request)
         if fault is None:
             return await handler(request)
+        if fault.transform is not None:
+            real = await handler(request)
+            if not isinstance(real, web.Response) or real.body is None:
+                return real
+            data = json.loads(bytes(real.body)) if real.body else None  # type: ignore[arg-type]
+            return web.json_response(fault.transform(data), status=real.status)
         if fault.after:
             await handler(request)
         if fault.delay:
