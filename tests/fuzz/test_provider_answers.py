@@ -187,14 +187,14 @@ def test_a_subtly_wrong_send_answer_is_handled(
         return _mutate(decoded, path, replacement, data.draw(st.booleans(), label="delete"))
 
     async def check() -> None:
-        async with contract.make_fake() as fake:
-            async with mh.connect({**fake.config, "max_attempts": 1}) as client:
-                fake.fail(transform=corrupt, path=contract.send_path, method="POST")
-                try:
-                    receipt = await client.send(mh.Outgoing(to=[contract.peer], text="hi"))
-                    assert isinstance(receipt.session_id, str) and receipt.session_id
-                except mh.MessagingError:
-                    pass
-                assert fake.pending_faults == []
+        fake = contract.make_fake()
+        async with fake, mh.connect({**fake.config, "max_attempts": 1}) as client:
+            fake.fail(transform=corrupt, path=contract.send_path, method="POST")
+            try:
+                receipt = await client.send(mh.Outgoing(to=[contract.peer], text="hi"))
+                assert isinstance(receipt.session_id, str) and receipt.session_id
+            except mh.MessagingError:
+                pass
+            assert fake.pending_faults == []
 
     anyio.run(check)
