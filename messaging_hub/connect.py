@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import aiohttp
 
@@ -11,7 +11,64 @@ from .adapter import Adapter
 from .errors import ConfigError
 from .registry import load_adapter
 
+if TYPE_CHECKING:
+    # For the typed overloads only: a built-in's name gives its own class.
+    from .adapters.mongooseim import MongooseIMAdapter
+    from .adapters.netsapiens import NetSapiensAdapter
+    from .adapters.ringcentral import RingCentralAdapter
+    from .adapters.textmagic import TextMagicAdapter
+
 __all__ = ["connect"]
+
+
+@overload
+def connect(
+    provider_or_config: Literal["netsapiens"],
+    /,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **options: Any,
+) -> NetSapiensAdapter: ...
+
+
+@overload
+def connect(
+    provider_or_config: Literal["ringcentral"],
+    /,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **options: Any,
+) -> RingCentralAdapter: ...
+
+
+@overload
+def connect(
+    provider_or_config: Literal["textmagic"],
+    /,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **options: Any,
+) -> TextMagicAdapter: ...
+
+
+@overload
+def connect(
+    provider_or_config: Literal["mongooseim"],
+    /,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **options: Any,
+) -> MongooseIMAdapter: ...
+
+
+@overload
+def connect(
+    provider_or_config: str | Mapping[str, Any],
+    /,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **options: Any,
+) -> Adapter[Any]: ...
 
 
 def connect(

@@ -141,3 +141,23 @@ def test_unsupported_operations_fail_before_io() -> None:
     assert info.value.operation == "sessions" and info.value.provider == "sendonly"
     with pytest.raises(mh.UnsupportedOperation):
         client.history("x")
+
+
+def test_connect_is_typed_per_builtin_provider() -> None:
+    """mypy checks these assignments: a provider name gives its adapter class."""
+    from messaging_hub.adapters.mongooseim import MongooseIMAdapter
+    from messaging_hub.adapters.netsapiens import NetSapiensAdapter
+    from messaging_hub.adapters.ringcentral import RingCentralAdapter
+    from messaging_hub.adapters.textmagic import TextMagicAdapter
+
+    ns: NetSapiensAdapter = mh.connect("netsapiens", base_url="https://x/ns-api/v2", api_key="k")
+    rc: RingCentralAdapter = mh.connect("ringcentral", client_id="i", client_secret="s", jwt="j")
+    tm: TextMagicAdapter = mh.connect("textmagic", username="u", api_key="k")
+    mim: MongooseIMAdapter = mh.connect("mongooseim", api="admin-rest", owner="a@b.c")
+    for client, cls in (
+        (ns, NetSapiensAdapter),
+        (rc, RingCentralAdapter),
+        (tm, TextMagicAdapter),
+        (mim, MongooseIMAdapter),
+    ):
+        assert isinstance(client, cls)
