@@ -361,7 +361,7 @@ class Transport:
                 retry_ok = failure.outcome is _Outcome.NOT_SENT or idempotent
                 maybe_applied = maybe_applied or failure.outcome is _Outcome.MAYBE_SENT
                 if retry_ok and attempt < self.retry.max_attempts:
-                    await anyio.sleep(self.retry.delay(attempt, None))
+                    await self._backoff(method, url, attempt, None, failure.reason)
                     continue
                 raise errors.ProviderUnavailable(
                     f"{method} {url.path} failed: {failure.reason}",
@@ -390,7 +390,7 @@ class Transport:
                     raise self._error(response, retry_after)
                 self._hold(rate_group, retry_after)
                 if attempt < self.retry.max_attempts:
-                    await anyio.sleep(self.retry.delay(attempt, retry_after))
+                    await self._backoff(method, url, attempt, retry_after, "HTTP 429")
                     continue
             elif (
                 idempotent
@@ -398,7 +398,7 @@ class Transport:
                 and attempt < self.retry.max_attempts
                 and (retry_after is None or retry_after <= self.retry.retry_after_ceiling)
             ):
-                await anyio.sleep(self.retry.delay(attempt, retry_after))
+                await self._backoff(method, url, attempt, retry_after, f"HTTP {status}")
                 continue
             raise self._error(response, retry_after)
 
@@ -537,6 +537,23 @@ class Transport:
             ) from exc
 
     # -- helpers -------------------------------------------------------------
+    async def _backoff(
+        self, method: str, url: URL, attempt: int, retry_after: float | None, reason: str
+    ) -> None:
+        delay = self.retry.delay(attempt, retry_after)
+        # The path only: queries and headers may carry credentials.
+        log.info(
+            "%s %s %s: %s, retrying in %.2f s (attempt %d of %d)",
+            self.provider,
+            method,
+            url.path,
+            reason,
+            delay,
+            attempt + 1,
+            self.retry.max_attempts,
+        )
+        await anyio.sleep(delay)
+
     async def _pace(self, group: str | None) -> None:
         if isinstance(self.rate_limiter, GroupedRateLimiter):
             await self.rate_limiter.acquire(group)

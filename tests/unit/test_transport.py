@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import messaging_hub as mh
 from messaging_hub.secret import Secret
 from messaging_hub.testing import FakeServer
 from messaging_hub.transport import (
+    BearerToken,
     OAuth2,
     RateLimiter,
     RetryPolicy,
@@ -291,3 +293,18 @@ async def test_downloads_retry_a_429_before_the_body_starts(server: EchoServer) 
         assert len(server.requests) == 4  # a 404 is final
     finally:
         await transport.aclose()
+
+
+async def test_retries_are_logged_without_credentials(
+    server: EchoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="messaging_hub.transport")
+    server.fail(status=503, body="{}")
+    transport = _transport(server, auth=BearerToken("tok-very-secret"))
+    try:
+        await transport.request("GET", "/echo/x", params={"q": "1"})
+    finally:
+        await transport.aclose()
+    [record] = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert "HTTP 503" in record.getMessage() and "/echo/x" in record.getMessage()
+    assert "tok-very-secret" not in caplog.text
