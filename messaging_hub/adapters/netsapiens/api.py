@@ -59,6 +59,26 @@ def _start(start: int | None) -> int | None:
     return start
 
 
+def _media(
+    kind: str,
+    message: str,
+    destination: str | list[str],
+    data: bytes,
+    mime_type: str,
+    from_number: str | None = None,
+) -> MessageSend:
+    """A media send body: the file travels base64-encoded with its size."""
+    return MessageSend(
+        kind,
+        message,
+        destination,
+        from_number=from_number,
+        data=base64.b64encode(data).decode("ascii"),
+        mime_type=mime_type,
+        size=len(data),
+    )
+
+
 class NetSapiensAPI:
     """Every operation of the NetSapiens v2 Messages API."""
 
@@ -225,14 +245,7 @@ class NetSapiensAPI:
         user: str | None = None,
     ) -> Accepted:
         """Send a file in chat (``type: chat-media``, base64 ``data``)."""
-        body = MessageSend(
-            "chat-media",
-            message,
-            destination,
-            data=base64.b64encode(data).decode("ascii"),
-            mime_type=mime_type,
-            size=len(data),
-        )
+        body = _media("chat-media", message, destination, data, mime_type)
         return await self._send(messagesession, body, domain, user)
 
     async def send_message_sms(
@@ -276,15 +289,7 @@ class NetSapiensAPI:
         user: str | None = None,
     ) -> Accepted:
         """Send an MMS (``type: mms``, base64 ``data``)."""
-        body = MessageSend(
-            "mms",
-            message,
-            destination,
-            from_number=from_number,
-            data=base64.b64encode(data).decode("ascii"),
-            mime_type=mime_type,
-            size=len(data),
-        )
+        body = _media("mms", message, destination, data, mime_type, from_number)
         return await self._send(messagesession, body, domain, user)
 
     # -- changing sessions ---------------------------------------------------
