@@ -221,9 +221,7 @@ class GraphQLBackend:
         when = None if before is None else EPOCH + timedelta(microseconds=before)
         with_ = None if peer is None else peer.bare
         if self.admin:
-            payload = await self.native.admin_get_last_messages(
-                self.owner.bare, with_, limit, when
-            )
+            payload = await self.native.admin_get_last_messages(self.owner.bare, with_, limit, when)
         else:
             payload = await self.native.get_last_messages(with_, limit, when)
         listed = payload.stanzas or []

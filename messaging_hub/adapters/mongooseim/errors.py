@@ -128,13 +128,21 @@ def typed(exc: errors.ProviderError) -> errors.ProviderError:
 
 
 def _build(
-    cls: type[errors.ProviderError], message: str, *, status: int | None, code: str | None,
+    cls: type[errors.ProviderError],
+    message: str,
+    *,
+    status: int | None,
+    code: str | None,
     details: Any,
 ) -> errors.ProviderError:
     if cls is errors.ProviderUnavailable:
         # The server answered: it did process the request (and failed).
         return errors.ProviderUnavailable(
-            message, provider=PROVIDER, status=status, code=code, details=details,
+            message,
+            provider=PROVIDER,
+            status=status,
+            code=code,
+            details=details,
             may_have_been_processed=True,
         )
     return cls(message, provider=PROVIDER, status=status, code=code, details=details)

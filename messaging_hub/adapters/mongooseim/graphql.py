@@ -93,8 +93,14 @@ class GraphQLAPI:
         return result
 
     async def _field(
-        self, query: str, name: str, field: str, variables: dict[str, Any], cls: type[T],
-        *, idempotent: bool,
+        self,
+        query: str,
+        name: str,
+        field: str,
+        variables: dict[str, Any],
+        cls: type[T],
+        *,
+        idempotent: bool,
     ) -> T:
         data = await self.execute(query, variables, operation_name=name, idempotent=idempotent)
         try:
@@ -116,8 +122,12 @@ class GraphQLAPI:
         """``stanza.sendMessage(from?, to, body)`` as the authenticated user."""
         variables = {"from": _jid(from_, "from"), "to": _jid(to, "to"), "body": check_body(body)}
         return await self._field(
-            SEND_MESSAGE, "SendMessage", "sendMessage", _drop_none(variables),
-            SendStanzaPayload, idempotent=False,
+            SEND_MESSAGE,
+            "SendMessage",
+            "sendMessage",
+            _drop_none(variables),
+            SendStanzaPayload,
+            idempotent=False,
         )
 
     async def get_last_messages(
@@ -133,8 +143,12 @@ class GraphQLAPI:
             "before": _datetime(before),
         }
         return await self._field(
-            GET_LAST_MESSAGES, "GetLastMessages", "getLastMessages", _drop_none(variables),
-            StanzasPayload, idempotent=True,
+            GET_LAST_MESSAGES,
+            "GetLastMessages",
+            "getLastMessages",
+            _drop_none(variables),
+            StanzasPayload,
+            idempotent=True,
         )
 
     # -- admin schema -------------------------------------------------------
@@ -142,8 +156,12 @@ class GraphQLAPI:
         """Admin ``stanza.sendMessage(from, to, body)``: send on a user's behalf."""
         variables = {"from": _jid(from_, "from"), "to": _jid(to, "to"), "body": check_body(body)}
         return await self._field(
-            ADMIN_SEND_MESSAGE, "AdminSendMessage", "sendMessage", variables,
-            SendStanzaPayload, idempotent=False,
+            ADMIN_SEND_MESSAGE,
+            "AdminSendMessage",
+            "sendMessage",
+            variables,
+            SendStanzaPayload,
+            idempotent=False,
         )
 
     async def admin_get_last_messages(
@@ -161,8 +179,12 @@ class GraphQLAPI:
             "before": _datetime(before),
         }
         return await self._field(
-            ADMIN_GET_LAST_MESSAGES, "AdminGetLastMessages", "getLastMessages",
-            _drop_none(variables), StanzasPayload, idempotent=True,
+            ADMIN_GET_LAST_MESSAGES,
+            "AdminGetLastMessages",
+            "getLastMessages",
+            _drop_none(variables),
+            StanzasPayload,
+            idempotent=True,
         )
 
     def __repr__(self) -> str:
