@@ -15,10 +15,11 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session(python=False)
 def check(session: nox.Session) -> None:
-    """Tests (warnings are errors), mypy --strict and ruff, in this environment."""
+    """Tests (warnings are errors), mypy --strict, ruff lint and format check, here."""
     session.run("python", "-m", "pytest", "-W", "error", "-q", *session.posargs, external=True)
     session.run("python", "-m", "mypy", "--strict", external=True)
     session.run("python", "-m", "ruff", "check", ".", external=True)
+    session.run("python", "-m", "ruff", "format", "--check", ".", external=True)
 
 
 @nox.session
@@ -33,6 +34,7 @@ def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
