@@ -1,11 +1,13 @@
 """Automation: ``nox -s check`` runs everything CI runs.
 
-``check`` runs in the current environment (after ``pip install -e '.[dev]'``)
-so the README's test command is quick; the other sessions build their own
+``check`` runs with the interpreter that runs nox (after ``pip install -e
+'.[dev]'`` into it), so the README's test command is quick; the other sessions build their own
 virtualenvs.
 """
 
 from __future__ import annotations
+
+import sys
 
 import nox
 
@@ -16,10 +18,12 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session(python=False)
 def check(session: nox.Session) -> None:
     """Tests (warnings are errors), mypy --strict, ruff lint and format check, here."""
-    session.run("python", "-m", "pytest", "-W", "error", "-q", *session.posargs, external=True)
-    session.run("python", "-m", "mypy", "--strict", external=True)
-    session.run("python", "-m", "ruff", "check", ".", external=True)
-    session.run("python", "-m", "ruff", "format", "--check", ".", external=True)
+    session.run(
+        sys.executable, "-m", "pytest", "-W", "error", "-q", *session.posargs, external=True
+    )
+    session.run(sys.executable, "-m", "mypy", "--strict", external=True)
+    session.run(sys.executable, "-m", "ruff", "check", ".", external=True)
+    session.run(sys.executable, "-m", "ruff", "format", "--check", ".", external=True)
 
 
 @nox.session
