@@ -1,8 +1,8 @@
 """Automation: ``nox -s check`` runs everything CI runs.
 
 ``check`` runs with the interpreter that runs nox (after ``pip install -e
-'.[dev]'`` into it), so the README's test command is quick; the other sessions build their own
-virtualenvs.
+'.[dev]'`` into it), so the README's test command is quick; the other
+sessions build their own virtualenvs.
 """
 
 from __future__ import annotations
