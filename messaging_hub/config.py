@@ -8,9 +8,10 @@ builds one from a mapping with cattrs, wrapping credentials in
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,9 +47,13 @@ def _bool(value: Any, _: type) -> bool:
 
 def _secret(value: Any, _: type) -> Secret:
     if isinstance(value, Secret):
-        return value
+        value = value.reveal()
     if not isinstance(value, str) or not value:
         raise ValueError("expected a non-empty string")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        # A pasted token's newline would otherwise fail every request (or
+        # inject a header); the value itself is never shown.
+        raise ValueError("contains a line break or other control character")
     return Secret(value)
 
 
@@ -138,6 +143,8 @@ def from_toml(
         data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{os.fspath(path)!r} is not UTF-8 text, as TOML must be") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{os.fspath(path)!r} is not valid TOML: {exc}") from None
     if table:
@@ -150,18 +157,33 @@ def from_toml(
     return dict(data)
 
 
+def _finite_positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (0 < value < math.inf):
+        raise ConfigError(
+            f"must be a positive number of seconds, got {value!r}", key=attribute.name
+        )
+
+
+def _at_least(bound: float) -> Callable[[Any, attrs.Attribute[Any], float], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+        if not (bound <= value < math.inf):
+            raise ConfigError(f"must be at least {bound}, got {value!r}", key=attribute.name)
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class TransportOptions:
     """Connection options every adapter accepts."""
 
-    timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    timeout: float = attrs.field(default=30.0, validator=_finite_positive)
     """Seconds one attempt may take in total."""
-    connect_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
-    max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    connect_timeout: float = attrs.field(default=10.0, validator=_finite_positive)
+    max_attempts: int = attrs.field(default=3, validator=_at_least(1))
     """Tries per request, the first included (see the transport's retry rules)."""
-    retry_after_ceiling: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    retry_after_ceiling: float = attrs.field(default=60.0, validator=_at_least(0))
     """The longest ``Retry-After`` the client sleeps through; longer raises RateLimited."""
-    pool_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    pool_size: int = attrs.field(default=100, validator=_at_least(1))
     """Maximum open connections."""
 
     def make_transport(
@@ -174,6 +196,12 @@ class TransportOptions:
         **extra: Any,
     ) -> Transport:
         """A transport with these options' timeouts, retries and pool limits."""
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigError(
+                f"session must be an aiohttp.ClientSession, got {type(session).__name__}",
+                key="session",
+                provider=provider,
+            )
         return Transport(
             provider=provider,
             base_url=base_url,

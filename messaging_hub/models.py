@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +30,10 @@ __all__ = [
     "Session",
 ]
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_DIGITS = re.compile(r"^\d+$")
+# ASCII digits only: \d and str.isdigit() also accept Arabic-Indic, fullwidth
+# and other digits that no provider dials.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_DIGITS = re.compile(r"[0-9]+")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 # Extensions are short dial strings (PBX users, RingCentral extension numbers).
 _MAX_EXTENSION_DIGITS = 6
@@ -64,10 +66,11 @@ class Address:
     @classmethod
     def phone(cls, number: str) -> Address:
         """A phone number, normalised to E.164; national punctuation is removed."""
+        _require_str(number, "a phone number")
         compact = _PHONE_PUNCTUATION.sub("", number.strip())
-        if not compact.startswith("+") and _DIGITS.match(compact) and len(compact) >= 10:
+        if not compact.startswith("+") and _DIGITS.fullmatch(compact) and len(compact) >= 10:
             compact = "+" + compact
-        if not _E164.match(compact):
+        if not _E164.fullmatch(compact):
             raise InvalidRequest(
                 f"{number!r} is not a phone number in E.164 form (+ and 7-15 digits)",
                 field="to",
@@ -77,14 +80,16 @@ class Address:
     @classmethod
     def extension(cls, number: str) -> Address:
         """A short internal extension number."""
+        _require_str(number, "an extension")
         value = number.strip()
-        if not value or not _DIGITS.match(value) or len(value) > _MAX_EXTENSION_DIGITS:
+        if not value or not _DIGITS.fullmatch(value) or len(value) > _MAX_EXTENSION_DIGITS:
             raise InvalidRequest(f"{number!r} is not an extension number", field="to")
         return cls(value, AddressKind.EXTENSION)
 
     @classmethod
     def jid(cls, jid: str) -> Address:
         """An XMPP address (validated by the adapter that uses it)."""
+        _require_str(jid, "a JID")
         value = jid.strip()
         if not value or "@" not in value:
             raise InvalidRequest(f"{jid!r} is not a JID (localpart@domain)", field="to")
@@ -93,6 +98,7 @@ class Address:
     @classmethod
     def user(cls, user_id: str) -> Address:
         """A provider-specific user id."""
+        _require_str(user_id, "a user id")
         value = user_id.strip()
         if not value:
             raise InvalidRequest("a user id must not be empty", field="to")
@@ -114,7 +120,7 @@ class Address:
         compact = _PHONE_PUNCTUATION.sub("", value)
         if compact.startswith("+"):
             return cls.phone(value)
-        if _DIGITS.match(compact):
+        if _DIGITS.fullmatch(compact):
             if len(compact) <= _MAX_EXTENSION_DIGITS:
                 return cls.extension(compact)
             return cls.phone(value)
@@ -126,9 +132,19 @@ class Address:
         return self.value
 
 
+def _require_str(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{what} must be a str, got {type(value).__name__}", field="to")
+
+
 def _addresses(values: Iterable[str | Address] | str | Address) -> tuple[Address, ...]:
     if isinstance(values, str | Address):
         values = [values]
+    elif not isinstance(values, Iterable) or isinstance(values, bytes | bytearray | Mapping):
+        raise InvalidRequest(
+            f"recipients must be an address or a list of them, got {type(values).__name__}",
+            field="to",
+        )
     return tuple(Address.parse(v) for v in values)
 
 
@@ -189,9 +205,14 @@ class Attachment:
     id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if "/" not in self.content_type:
+        if not isinstance(self.content_type, str) or "/" not in self.content_type:
             raise InvalidRequest(
                 f"{self.content_type!r} is not a media type (type/subtype)",
+                field="attachments",
+            )
+        if self.content is not None and not isinstance(self.content, bytes):
+            raise InvalidRequest(
+                f"attachment content must be bytes, got {type(self.content).__name__}",
                 field="attachments",
             )
         if self.content is not None and self.size is None:

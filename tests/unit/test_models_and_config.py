@@ -161,3 +161,69 @@ def test_connect_is_typed_per_builtin_provider() -> None:
         (mim, MongooseIMAdapter),
     ):
         assert isinstance(client, cls)
+
+
+def test_addresses_take_ascii_digits_only() -> None:
+    # str.isdigit() and regex \d accept Arabic-Indic and other digits, which
+    # no provider dials: they must be refused, not sent.
+    def digits(text: str, zero: int) -> str:
+        return "".join(chr(zero + int(c)) if c.isdigit() else c for c in text)
+
+    arabic_indic, persian, fullwidth = 0x0660, 0x06F0, 0xFF10
+    bad = [
+        "+1" + digits("2345678901", arabic_indic),
+        digits("1004", arabic_indic),
+        "+4" + digits("4207946095", fullwidth),
+        digits("1004", persian),
+    ]
+    for text in bad:
+        with pytest.raises(mh.InvalidRequest):
+            mh.Address.parse(text)
+    with pytest.raises(mh.InvalidRequest):
+        mh.Address.phone(bad[0])
+    with pytest.raises(mh.InvalidRequest):
+        mh.Address.extension(bad[1])
+    assert mh.Address.parse("+1 858 555 1234\n").value == "+18585551234"
+    assert mh.Address.parse("+123456789012345").value == "+123456789012345"  # 15 digits
+
+
+def test_wrong_input_types_raise_invalid_request() -> None:
+    for to in (None, 5, 1.5, object()):
+        with pytest.raises(mh.InvalidRequest) as info:
+            mh.Outgoing(to=to, text="x")  # type: ignore[arg-type]
+        assert info.value.field == "to"
+    for build in (mh.Address.phone, mh.Address.extension, mh.Address.jid, mh.Address.user):
+        with pytest.raises(mh.InvalidRequest):
+            build(1004)  # type: ignore[arg-type]
+    with pytest.raises(mh.InvalidRequest):
+        mh.Attachment(5, content=b"x")  # type: ignore[arg-type]
+    with pytest.raises(mh.InvalidRequest):
+        mh.Attachment("text/plain", content="not bytes")  # type: ignore[arg-type]
+
+
+def test_bad_config_values_are_config_errors_naming_the_key(tmp_path: Path) -> None:
+    base = {"base_url": "https://pbx.example/ns-api/v2", "access_token": "t"}
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"access_token": "tok-secret\n"}, "access_token"),  # a pasted token's newline
+        ({"access_token": "tok-secret\r\nX-Evil: 1"}, "access_token"),
+        ({"timeout": "inf"}, "timeout"),
+        ({"connect_timeout": float("inf")}, "connect_timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"pool_size": 0}, "pool_size"),
+        ({"retry_after_ceiling": -1}, "retry_after_ceiling"),
+        ({"base_url": "http://[::1"}, "base_url"),
+        ({"base_url": "ftp://pbx.example"}, "base_url"),
+    ]
+    for override, key in cases:
+        with pytest.raises(mh.ConfigError) as info:
+            mh.connect("netsapiens", **{**base, **override})  # type: ignore[call-overload]
+        assert info.value.key == key, override
+        assert "tok-secret" not in str(info.value)
+    with pytest.raises(mh.ConfigError) as info:
+        mh.connect("netsapiens", session="not a session", **base)  # type: ignore[call-overload]
+    assert info.value.key == "session"
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[messaging_hub]\nprovider = "netsapiens"\nuser = "J\xf6rg"\n')
+    with pytest.raises(mh.ConfigError, match="UTF-8"):
+        mh.from_toml(latin1)
