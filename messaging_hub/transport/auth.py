@@ -5,6 +5,8 @@ headers. :class:`OAuth2` holds a token obtained from a provider-specific
 :class:`TokenGrant`, renews it shortly before it expires and once after a
 401, and does so with a single request however many tasks are waiting
 (a double-checked lock, as hikari's ``ClientCredentialsStrategy`` does).
+When that request fails, the tasks that waited for it get its error (as
+awaiting a failed future does) and the next call tries again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -191,6 +194,8 @@ class OAuth2(AuthStrategy):
         self._clock = clock
         self._token: Token | None = None
         self._lock: anyio.Lock | None = None
+        self._attempts = 0
+        self._failed: tuple[Exception, TracebackType | None] | None = None
         self.renewals = 0
 
     @property
@@ -216,6 +221,7 @@ class OAuth2(AuthStrategy):
     async def _renew(self, *, stale: Token | None, transport: Transport) -> Token:
         if self._lock is None:
             self._lock = anyio.Lock()
+        attempts_before = self._attempts
         async with self._lock:
             current = self._token
             # Checked again under the lock: whoever held it may have renewed.
@@ -225,17 +231,29 @@ class OAuth2(AuthStrategy):
                 and current.usable(self._clock(), self.refresh_margin)
             ):
                 return current
-            token: Token | None = None
-            if stale is not None and stale.refreshable(self._clock()):
-                try:
-                    token = await self.grant.refresh(transport, stale)
-                except AuthenticationError:
-                    token = None  # refresh token refused: log in again below
-            if token is None:
-                token = await self.grant.obtain(transport)
+            failed = self._failed
+            if failed is not None and self._attempts != attempts_before:
+                # A renewal ran while this task waited and failed: share its
+                # outcome instead of queueing one more doomed request each.
+                raise failed[0].with_traceback(failed[1])
+            self._attempts += 1
+            self._failed = None
+            try:
+                token = await self._fetch(stale, transport)
+            except Exception as exc:
+                self._failed = (exc, exc.__traceback__)
+                raise
             self._token = token
             self.renewals += 1
             return token
+
+    async def _fetch(self, stale: Token | None, transport: Transport) -> Token:
+        if stale is not None and stale.refreshable(self._clock()):
+            try:
+                return await self.grant.refresh(transport, stale)
+            except AuthenticationError:
+                pass  # refresh token refused: log in again
+        return await self.grant.obtain(transport)
 
     async def aclose(self, transport: Transport) -> None:
         token, self._token = self._token, None

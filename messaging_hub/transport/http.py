@@ -233,8 +233,12 @@ class Transport:
         on_response: ResponseHook | None = None,
     ) -> None:
         self.provider = provider
-        self.base_url = URL(base_url.rstrip("/"))
-        if not self.base_url.is_absolute() or self.base_url.scheme not in ("http", "https"):
+        try:
+            self.base_url = URL(base_url.rstrip("/"))
+            valid = self.base_url.scheme in ("http", "https") and bool(self.base_url.host)
+        except (ValueError, TypeError, AttributeError):
+            valid = False
+        if not valid:
             raise errors.ConfigError(
                 f"base_url must be an absolute http(s) URL, got {base_url!r}",
                 key="base_url",
@@ -270,6 +274,12 @@ class Transport:
             )
 
     def _get_session(self) -> aiohttp.ClientSession:
+        self.ensure_open()
+        if self._session is not None and self._session.closed:
+            raise errors.ClientClosed(
+                "the aiohttp.ClientSession given to this client was closed",
+                provider=self.provider,
+            )
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self.pool.total, limit_per_host=self.pool.per_host
@@ -349,6 +359,7 @@ class Transport:
         while True:
             attempt += 1
             await self._pace(rate_group)
+            self.ensure_open()  # aclose() may have run while this task waited
             sent_headers = CIMultiDict(self.default_headers)
             if authenticate:
                 sent_headers.update(await self.auth.headers(self))
@@ -358,6 +369,12 @@ class Transport:
             try:
                 response = await self._send(method, url, sent_headers, json_body, body)
             except _TransportFailure as failure:
+                if self._closed:
+                    raise errors.ClientClosed(
+                        f"the client was closed while {method} {url.path} was in flight"
+                        + ("" if method in _IDEMPOTENT else "; it may have been processed"),
+                        provider=self.provider,
+                    ) from failure.__cause__
                 retry_ok = failure.outcome is _Outcome.NOT_SENT or idempotent
                 maybe_applied = maybe_applied or failure.outcome is _Outcome.MAYBE_SENT
                 if retry_ok and attempt < self.retry.max_attempts:
@@ -476,7 +493,6 @@ class Transport:
         url = self.url(path_or_url)
         if params:
             url = url.update_query(_query(params))
-        session = self._get_session()
         reauthenticated = False
         attempt = 0
         while True:
@@ -484,9 +500,14 @@ class Transport:
             await self._pace(rate_group)
             sent = CIMultiDict(self.default_headers)
             sent.update(await self.auth.headers(self))
+            session = self._get_session()
             try:
                 resp = await session.request(method, url, headers=sent, allow_redirects=False)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if self._closed:
+                    raise errors.ClientClosed(
+                        "the client was closed during the download", provider=self.provider
+                    ) from exc
                 if attempt < self.retry.max_attempts:
                     await anyio.sleep(self.retry.delay(attempt, None))
                     continue

@@ -308,3 +308,71 @@ async def test_retries_are_logged_without_credentials(
     [record] = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert "HTTP 503" in record.getMessage() and "/echo/x" in record.getMessage()
     assert "tok-very-secret" not in caplog.text
+
+
+async def test_closing_during_a_request_ends_it_without_a_new_session(server: EchoServer) -> None:
+    server.fail(delay=0.5, status=200, body="{}")
+    transport = _transport(server)
+    outcome: list[BaseException] = []
+
+    async def read() -> None:
+        try:
+            await transport.request("GET", "/echo/slow")
+        except mh.MessagingError as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await anyio.sleep(0.1)
+        await transport.aclose()
+    # The retry of the cut-off GET must not open (and leak) a fresh session.
+    assert [type(e) for e in outcome] == [mh.ClientClosed]
+    assert transport._session is None
+    assert len(server.requests) == 1
+
+
+class FailingGrant:
+    """A token endpoint that refuses every login, slowly."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def obtain(self, transport: Transport) -> Token:
+        self.calls += 1
+        await anyio.sleep(0.05)
+        raise mh.AuthenticationError("invalid_grant", provider="echo", status=400)
+
+    async def refresh(self, transport: Transport, token: Token) -> Token:
+        return await self.obtain(transport)
+
+    async def revoke(self, transport: Transport, token: Token) -> None:
+        pass
+
+
+async def test_a_failed_renewal_fails_every_waiter_once_then_is_tried_again(
+    server: EchoServer,
+) -> None:
+    grant = FailingGrant()
+    transport = _transport(server, auth=OAuth2(grant))
+    failures: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await transport.request("GET", "/echo/x")
+        except mh.MessagingError as exc:
+            failures.append(exc)
+
+    try:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                for _ in range(20):
+                    tg.start_soon(call)
+        assert len(failures) == 20
+        assert all(isinstance(e, mh.AuthenticationError) for e in failures)
+        assert grant.calls == 1  # the waiters share the one failed attempt
+        with pytest.raises(mh.AuthenticationError):
+            await transport.request("GET", "/echo/x")
+        assert grant.calls == 2  # a later call tries again
+        assert server.requests == []
+    finally:
+        await transport.aclose()
