@@ -19,6 +19,7 @@ Retry rules (nothing is sent twice by accident):
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -257,6 +258,8 @@ class Transport:
         self.on_response = on_response
         self._session = session
         self._owns_session = session is None
+        # The event loop the session (and the auth and rate-limit locks) belong to.
+        self._loop: asyncio.AbstractEventLoop | None = getattr(session, "_loop", None)
         self._closed = False
         self.requests_sent = 0
 
@@ -271,6 +274,19 @@ class Transport:
         if self._closed:
             raise errors.ClientClosed(
                 "this client was closed; create a new one", provider=self.provider
+            )
+
+    def _check_loop(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on asyncio: nothing to compare
+            return
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise errors.InvalidRequest(
+                "this client belongs to another event loop; create one client per event loop",
+                provider=self.provider,
             )
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -347,6 +363,7 @@ class Transport:
         2xx (or ``ok_statuses``) raise the mapped error.
         """
         self.ensure_open()
+        self._check_loop()
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT
@@ -490,6 +507,7 @@ class Transport:
         a stream cannot be replayed midway.
         """
         self.ensure_open()
+        self._check_loop()
         url = self.url(path_or_url)
         if params:
             url = url.update_query(_query(params))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -374,5 +375,29 @@ async def test_a_failed_renewal_fails_every_waiter_once_then_is_tried_again(
             await transport.request("GET", "/echo/x")
         assert grant.calls == 2  # a later call tries again
         assert server.requests == []
+    finally:
+        await transport.aclose()
+
+
+async def test_a_client_used_from_another_event_loop_says_so(server: EchoServer) -> None:
+    transport = _transport(server)
+    try:
+        await transport.request("GET", "/echo/x")
+        caught: list[BaseException] = []
+
+        def in_other_loop() -> None:
+            async def use() -> None:
+                try:
+                    await transport.request("GET", "/echo/x")
+                except Exception as exc:
+                    caught.append(exc)
+
+            asyncio.run(use())
+
+        await anyio.to_thread.run_sync(in_other_loop)
+        assert len(caught) == 1 and isinstance(caught[0], mh.InvalidRequest), caught
+        assert "event loop" in str(caught[0])
+        assert len(server.requests) == 1
+        await transport.request("GET", "/echo/x")  # still fine in its own loop
     finally:
         await transport.aclose()
