@@ -323,3 +323,27 @@ async def test_a_delete_cut_off_after_it_took_effect_still_succeeds() -> None:
         assert len(fake.requests_to("DELETE", "/messagesessions/")) == 2
         with pytest.raises(mh.NotFound):  # a plain 404 is still an error
             await client.delete(receipt.session_id)
+
+
+async def test_ids_with_a_trailing_newline_never_reach_the_server() -> None:
+    # A regex "$" also matches before a final "\n": "abc\n" must not pass as an
+    # id and go out percent-encoded as "abc%0A".
+    async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
+        with pytest.raises(mh.InvalidRequest):
+            await client.send(mh.Outgoing(to=["1004"], text="hi", session_id="abc\n"))
+        with pytest.raises(mh.InvalidRequest):
+            [m async for m in client.history("abc\n")]
+        with pytest.raises(mh.InvalidRequest):
+            await client.delete("abc\n")
+        with pytest.raises(mh.InvalidRequest):
+            await client.native.get_message_sessions_for_user(user="1000\n")
+        with pytest.raises(mh.InvalidRequest):
+            await client.native.get_message_sessions_for_domain(domain="acme\n")
+        with pytest.raises(mh.InvalidRequest):
+            await client.native.get_message_sessions_for_user(limit="50")  # type: ignore[arg-type]
+        with pytest.raises(mh.InvalidRequest):
+            await client.native.get_message_sessions_for_user(start="0")  # type: ignore[arg-type]
+        assert fake.requests == []
+    with pytest.raises(mh.ConfigError) as info:
+        mh.connect("netsapiens", base_url="https://pbx.example", access_token="t", user="1000\n")
+    assert info.value.key == "user"

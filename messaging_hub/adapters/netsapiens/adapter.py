@@ -126,9 +126,10 @@ def _party(value: str) -> Address:
     if "@" in value:
         return Address(value, AddressKind.USER)
     digits = value.lstrip("+")
-    if digits.isdigit() and len(digits) >= 7:
+    ascii_digits = digits.isascii() and digits.isdigit()
+    if ascii_digits and len(digits) >= 7:
         return Address("+" + digits, AddressKind.PHONE)
-    if digits.isdigit():
+    if ascii_digits:
         return Address(digits, AddressKind.EXTENSION)
     return Address(value, AddressKind.USER)
 

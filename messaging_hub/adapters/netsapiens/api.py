@@ -22,16 +22,17 @@ PROVIDER = "netsapiens"
 MAX_PAGE = 1000
 """The spec's maximum ``limit``."""
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-_DOMAIN = re.compile(r"^(?:[A-Za-z0-9._-]{1,64}|~|\*)$")
-_USER = re.compile(r"^(?:[A-Za-z0-9._-]{1,16}|~)$")
+# Used with fullmatch: "$" would also accept a trailing newline.
+_SESSION_ID = re.compile(r"[A-Za-z0-9_]{1,128}")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9._-]{1,64}|~|\*)")
+_USER = re.compile(r"(?:[A-Za-z0-9._-]{1,16}|~)")
 
 T = TypeVar("T")
 
 
 def check_session_id(value: str) -> str:
     """``value`` if it is a valid message-session id (letters, digits, ``_``)."""
-    if not isinstance(value, str) or not _SESSION_ID.match(value):
+    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
         raise InvalidRequest(
             f"{value!r} is not a NetSapiens message-session id "
             "(1-128 letters, digits or underscores)",
@@ -42,19 +43,21 @@ def check_session_id(value: str) -> str:
 
 
 def _check(pattern: re.Pattern[str], value: str, name: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidRequest(f"{value!r} is not a valid {name}", field=name, provider=PROVIDER)
     return value
 
 
 def _limit(limit: int | None) -> int | None:
-    if limit is not None and (isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE):
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE
+    ):
         raise InvalidRequest(f"limit must be 1..{MAX_PAGE}", field="limit", provider=PROVIDER)
     return limit
 
 
 def _start(start: int | None) -> int | None:
-    if start is not None and (isinstance(start, bool) or start < 0):
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
         raise InvalidRequest("start must be >= 0", field="start", provider=PROVIDER)
     return start
 
