@@ -30,8 +30,8 @@ from ._server import FakeServer, json_error
 
 __all__ = ["FakeNetSapiens", "NsMessage", "NsSession"]
 
-_NEW_SESSION_ID = re.compile(r"^[A-Za-z0-9_]{32,}$")
-_ANY_SESSION_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_NEW_SESSION_ID = re.compile(r"[A-Za-z0-9_]{32,}")
+_ANY_SESSION_ID = re.compile(r"[A-Za-z0-9_]+")
 _TYPES = {"chat", "sms", "mms", "chat-media"}
 _HOSTNAME = "fake-ns.example.net"
 
@@ -377,7 +377,7 @@ class FakeNetSapiens(FakeServer):
             return owner
         sid = request.match_info["messagesession"]
         user = owner[1]
-        if sid not in self.sessions[user] and not _NEW_SESSION_ID.match(sid):
+        if sid not in self.sessions[user] and not _NEW_SESSION_ID.fullmatch(sid):
             return json_error(
                 400,
                 {
@@ -478,7 +478,7 @@ class FakeNetSapiens(FakeServer):
         if isinstance(owner, web.Response):
             return owner
         sid = request.match_info["messagesession"]
-        if not _ANY_SESSION_ID.match(sid):
+        if not _ANY_SESSION_ID.fullmatch(sid):
             return json_error(400, {"code": 400, "message": "Invalid messagesession"})
         found = self.sessions[owner[1]].get(sid)
         if found is None:
@@ -540,7 +540,7 @@ class FakeNetSapiens(FakeServer):
 
     def _number(self, value: str) -> int | str:
         # Recorded payloads send phone numbers as JSON numbers.
-        return int(value) if value.isdigit() and len(value) >= 7 else value
+        return int(value) if value.isascii() and value.isdigit() and len(value) >= 7 else value
 
     def _session_json(self, s: NsSession) -> dict[str, Any]:
         last = s.last

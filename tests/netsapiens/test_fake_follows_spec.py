@@ -64,3 +64,17 @@ async def test_sessions_and_messages_carry_every_required_field(
     for item in messages:
         assert message_fields <= set(item), message_fields - set(item)
     assert token_fields <= set(token), token_fields - set(token)
+
+
+async def test_the_fake_refuses_a_new_session_id_with_a_trailing_newline() -> None:
+    async with FakeNetSapiens() as fake:
+        sid = "a" * 40 + "%0A"  # 40 valid characters, then an encoded newline
+        url = f"{fake.base_url}/domains/acme/users/1000/messagesessions/{sid}/messages"
+        headers = {"Authorization": f"Bearer {fake.access_token}"}
+        body = {"type": "chat", "message": "hi", "destination": "1004"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(aiohttp.client.URL(url, encoded=True), json=body) as resp:
+                assert resp.status == 400
+            async with http.get(aiohttp.client.URL(url, encoded=True)) as resp:
+                assert resp.status == 400
+        assert fake.sessions["1000"] == {}
