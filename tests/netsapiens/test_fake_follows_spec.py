@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from messaging_hub.testing.netsapiens import FakeNetSapiens
 
@@ -73,8 +74,8 @@ async def test_the_fake_refuses_a_new_session_id_with_a_trailing_newline() -> No
         headers = {"Authorization": f"Bearer {fake.access_token}"}
         body = {"type": "chat", "message": "hi", "destination": "1004"}
         async with aiohttp.ClientSession(headers=headers) as http:
-            async with http.post(aiohttp.client.URL(url, encoded=True), json=body) as resp:
+            async with http.post(URL(url, encoded=True), json=body) as resp:
                 assert resp.status == 400
-            async with http.get(aiohttp.client.URL(url, encoded=True)) as resp:
+            async with http.get(URL(url, encoded=True)) as resp:
                 assert resp.status == 400
         assert fake.sessions["1000"] == {}

@@ -340,9 +340,9 @@ async def test_ids_with_a_trailing_newline_never_reach_the_server() -> None:
         with pytest.raises(mh.InvalidRequest):
             await client.native.get_message_sessions_for_domain(domain="acme\n")
         with pytest.raises(mh.InvalidRequest):
-            await client.native.get_message_sessions_for_user(limit="50")  # type: ignore[arg-type]
+            await client.native.get_message_sessions_for_user(limit="50")
         with pytest.raises(mh.InvalidRequest):
-            await client.native.get_message_sessions_for_user(start="0")  # type: ignore[arg-type]
+            await client.native.get_message_sessions_for_user(start="0")
         assert fake.requests == []
     with pytest.raises(mh.ConfigError) as info:
         mh.connect("netsapiens", base_url="https://pbx.example", access_token="t", user="1000\n")
