@@ -56,7 +56,7 @@ ENVELOPE_FIELDS = frozenset(
 )  # fmt: skip
 # Where the operation wrapper leaves the rate-limit decision for the headers.
 RATE_DECISION = web.RequestKey("ringcentral_rate_decision", RateDecision)
-_PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
+_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}\Z")
 
 
 def default_jwt() -> str:

@@ -58,7 +58,7 @@ _CALLING_CODES: dict[str, str] = {
 }  # fmt: skip
 _COUNTRY_CODES: dict[str, str] = {v: k for k, v in _CALLING_CODES.items()} | {"CA": "1"}
 
-_E164 = re.compile(r"\+?([1-9]\d{6,14})")
+_E164 = re.compile(r"\+?([1-9][0-9]{6,14})")
 
 
 def format_time(moment: datetime) -> str:

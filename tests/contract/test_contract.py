@@ -332,3 +332,19 @@ async def test_a_429_in_the_middle_of_paging_loses_nothing(
     assert fake.pending_faults == []  # the 429 hit a later page, mid-way
     ids = [first.id, *(m.id for m in rest)]
     assert len(ids) == len(set(ids)) == 230
+
+
+async def test_ids_with_a_newline_or_foreign_digits_never_reach_the_server(
+    contract: ContractProvider, fake: FakeServer, client: mh.Adapter[object]
+) -> None:
+    receipt = await client.send(mh.Outgoing(to=[contract.peer], text="real"))
+    before = len(fake.requests)
+    # Arabic-Indic digits pass str.isdigit() and int(); a trailing newline
+    # passes a "^...$" pattern. Neither is a valid id anywhere.
+    for bad in (receipt.session_id + "\n", "\u0661\u0662\u0663"):
+        with pytest.raises(mh.InvalidRequest):
+            client.history(bad)
+        if contract.supports_delete:
+            with pytest.raises(mh.InvalidRequest):
+                await client.delete(bad)
+    assert len(fake.requests) == before

@@ -91,9 +91,9 @@ DELETE_TYPES = (*MESSAGE_TYPES, "All")
 CONTENT_DISPOSITIONS = ("Inline", "Attachment")
 OWNER_SCOPES = ("Any", "Personal", "Shared")
 
-_DIGITS = re.compile(r"^\d{1,19}$")
-_ACCOUNT = re.compile(r"^(?:~|\d{1,19})$")
-_ISO = re.compile(r"^[A-Za-z]{2}$")
+_DIGITS = re.compile(r"^[0-9]{1,19}\Z")
+_ACCOUNT = re.compile(r"^(?:~|[0-9]{1,19})\Z")
+_ISO = re.compile(r"^[A-Za-z]{2}\Z")
 _INT64_MAX = 2**63 - 1
 
 T = TypeVar("T")

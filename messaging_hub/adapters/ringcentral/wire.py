@@ -437,7 +437,7 @@ def _exact_int(value: Any, _: Any) -> int:
         raise ValueError("expected an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
         return int(value.strip())
     if isinstance(value, float) and value.is_integer():
         return int(value)

@@ -94,8 +94,8 @@ counts requests as they arrive; the 5% margin absorbs network jitter (a
 request on a new connection arriving later than the next one on a warm
 connection) that would otherwise cost a 429 and a pause of every request."""
 
-_BULK_REF = re.compile(r"^bulk-([0-9]{1,18})$")
-_DIGITS = re.compile(r"^[0-9]{7,15}$")
+_BULK_REF = re.compile(r"^bulk-([0-9]{1,18})\Z")
+_DIGITS = re.compile(r"^[0-9]{7,15}\Z")
 
 T = TypeVar("T")
 

@@ -51,8 +51,8 @@ MAX_PARTS = 6
 STATUS_LETTERS = frozenset("qseradbfujiph")
 """The ``statuses`` enum of the spec."""
 
-_ID = re.compile(r"^[0-9]{1,18}$")
-_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
+_ID = re.compile(r"^[0-9]{1,18}\Z")
+_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}\Z")
 
 T = TypeVar("T")
 
