@@ -89,7 +89,13 @@ class Hub:
             except ConfigError as exc:
                 exc.message = f"account {name!r}: {exc.message}"
                 raise
-        return cls(clients, default=config.get("default"), failover=config.get("failover", ()))
+        failover = config.get("failover", ())
+        if isinstance(failover, str) or not all(isinstance(n, str) for n in failover):
+            raise ConfigError("'failover' must be a list of account names", key="failover")
+        default = config.get("default")
+        if default is not None and not isinstance(default, str):
+            raise ConfigError("'default' must be an account name", key="default")
+        return cls(clients, default=default, failover=tuple(failover))
 
     def __getitem__(self, name: str) -> Adapter[Any]:
         try:

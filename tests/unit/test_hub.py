@@ -75,3 +75,11 @@ def test_hub_config_errors_name_the_key() -> None:
             }
         )
     assert info.value.key == "b"
+
+
+def test_hub_failover_must_be_a_list_of_names() -> None:
+    account = {"provider": "netsapiens", "base_url": "https://x", "access_token": "t"}
+    for bad in ("backup", [1]):
+        with pytest.raises(mh.ConfigError) as info:
+            Hub.from_config({"failover": bad, "accounts": {"a": account, "backup": account}})
+        assert info.value.key == "failover"
