@@ -51,13 +51,15 @@ async def offset_pages(
 ) -> AsyncIterator[T]:
     """Walk ``fetch(offset, size)`` pages until a short page.
 
-    The size asked for shrinks on the last page so no more than ``limit``
-    items are transferred.
+    ``limit`` only sizes the requests (the last page asks for no more than
+    is still wanted); stopping at ``limit`` is the consumer's job (see
+    :func:`take`), so items dropped downstream as duplicates are made up by
+    reading on.
     """
     offset = 0
     remaining = limit
-    while remaining is None or remaining > 0:
-        size = page_size if remaining is None else min(page_size, remaining)
+    while True:
+        size = page_size if remaining is None or remaining <= 0 else min(page_size, remaining)
         page = await fetch(offset, size)
         for item in page:
             yield item
