@@ -24,6 +24,8 @@ from .wire import (
     BulkPage,
     BulkSession,
     DeleteBulk,
+    InboundPage,
+    MessageIn,
     MessagePage,
     MessageSession,
     PingResponse,
@@ -49,6 +51,10 @@ MAX_PAGE_SIZE = 100
 MAX_PARTS = 6
 """``partsCount``: "Textmagic allows sending 1 to 6 message parts"."""
 STATUS_LETTERS = frozenset("qseradbfujiph")
+INBOUND_ORDER_FIELDS = frozenset(
+    {"id", "sender", "receiver", "messageTime", "firstName", "lastName"}
+)
+"""Sort keys ``GET /api/v2/replies`` accepts in ``orderBy``."""
 """The ``statuses`` enum of the spec."""
 
 _ID = re.compile(r"^[0-9]{1,18}\Z")
@@ -337,6 +343,43 @@ class TextMagicAPI:
         """A bulk session's progress (``GET /api/v2/bulks/{id}``)."""
         url = path("/api/v2/bulks/{id}", id=check_id(id, "bulk_id"))
         return await self._get(url, BulkSession)
+
+    # -- inbound messages (replies) --------------------------------------------
+    async def get_all_inbound_messages(
+        self,
+        *,
+        page: int | None = None,
+        limit: int | None = None,
+        order_by: str | None = None,
+        direction: str | None = None,
+    ) -> InboundPage:
+        """One page of received messages (``GET /api/v2/replies``).
+
+        Not in the trimmed sessions spec but in TextMagic's full API: replies
+        are not part of any session, so a bot reads them here, e.g. newest
+        first with ``order_by="id", direction="desc"``.
+        """
+        if order_by is not None and order_by not in INBOUND_ORDER_FIELDS:
+            raise InvalidRequest(
+                f"order_by must be one of {', '.join(sorted(INBOUND_ORDER_FIELDS))}",
+                field="order_by",
+                provider=PROVIDER,
+            )
+        if direction is not None and direction not in ("asc", "desc"):
+            raise InvalidRequest("direction must be asc or desc", field="direction",
+                                 provider=PROVIDER)  # fmt: skip
+        params = _page_args(page, limit) | {"orderBy": order_by, "direction": direction}
+        return await self._get("/api/v2/replies", InboundPage, params)
+
+    async def get_inbound_message(self, id: int | str) -> MessageIn:
+        """One received message (``GET /api/v2/replies/{id}``)."""
+        url = path("/api/v2/replies/{id}", id=check_id(id, "id"))
+        return await self._get(url, MessageIn)
+
+    async def delete_inbound_message(self, id: int | str) -> None:
+        """Delete one received message (``DELETE /api/v2/replies/{id}``, 204)."""
+        url = path("/api/v2/replies/{id}", id=check_id(id, "id"))
+        await self.transport.request("DELETE", url)
 
     async def aclose(self) -> None:
         """Close the transport."""

@@ -18,6 +18,8 @@ __all__ = [
     "BulkPage",
     "BulkSession",
     "DeleteBulk",
+    "InboundPage",
+    "MessageIn",
     "MessageOut",
     "MessagePage",
     "MessageSenderSource",
@@ -105,6 +107,34 @@ class MessageOut:
     from_number: str | None = None
     sender_source: MessageSenderSource | None = None
     session: SessionSummary | None = None
+
+
+@attrs.frozen
+class MessageIn:
+    """A ``MessageIn``: one inbound message (a reply) from ``/api/v2/replies``."""
+
+    id: int
+    sender: str | None = None
+    receiver: str | None = None
+    message_time: str | None = None
+    text: str | None = None
+    contact_id: int | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    avatar: str | None = None
+    email: str | None = None
+    contact_user_id: int | None = None
+    user_id: int | None = None
+
+
+@attrs.frozen
+class InboundPage:
+    """``GetAllInboundMessagesPaginatedResponse``: one page of inbound messages."""
+
+    page: int
+    page_count: int
+    limit: int
+    resources: list[MessageIn]
 
 
 @attrs.frozen
@@ -287,13 +317,14 @@ def _make_converter() -> cattrs.Converter:
         SessionSummary,
         MessageSenderSource,
         MessageOut,
+        MessageIn,
         SessionStat,
         SendMessageResponse,
         BulkSession,
         PingResponse,
     ):
         _register(conv, cls)
-    for page in (SessionPage, MessagePage, BulkPage):
+    for page in (SessionPage, MessagePage, BulkPage, InboundPage):
         _register(conv, page)
     _register(conv, SendMessageRequest, omit_none=True)
     _register(conv, DeleteBulk, omit_none=True)
