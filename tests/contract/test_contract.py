@@ -348,3 +348,22 @@ async def test_ids_with_a_newline_or_foreign_digits_never_reach_the_server(
             with pytest.raises(mh.InvalidRequest):
                 await client.delete(bad)
     assert len(fake.requests) == before
+
+
+async def test_refused_credentials_never_echo_the_secret(
+    contract: ContractProvider, fake: FakeServer
+) -> None:
+    secret_keys = [
+        k for k in fake.config if any(w in k for w in ("token", "key", "secret", "password", "jwt"))
+    ]
+    if not secret_keys:
+        pytest.skip("this configuration carries no secret")
+    wrong = "WRONG-s3cret-value-0123456789"
+    config = {**fake.config, **dict.fromkeys(secret_keys, wrong)}
+    async with mh.connect(config) as client:
+        with pytest.raises(mh.ProviderError) as info:
+            await client.send(mh.Outgoing(to=[contract.peer], text="x"))
+    error = info.value
+    assert isinstance(error, mh.AuthenticationError | mh.PermissionDenied)
+    shown = f"{error} {error!r} {error.details!r} {error.message}"
+    assert wrong not in shown
