@@ -280,15 +280,6 @@ class RingCentralAPI:
             extension_id=_owner_part(extension_id or self.extension_id, "extension_id"),
         )
 
-    def _decode(self, response: Response, cls: type[T]) -> T:
-        data = response.json()
-        try:
-            return converter.structure(data, cls)
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-            raise MalformedResponse(
-                f"unexpected {cls.__name__} payload", provider=PROVIDER, status=response.status
-            ) from exc
-
     def _results(self, response: Response, ids: Sequence[str]) -> list[MessageResult]:
         """Per-id results of a bulk call: 207 multi-status, or a lone 200 message."""
         if response.status == 207:
@@ -303,7 +294,7 @@ class RingCentralAPI:
                 raise MalformedResponse(
                     "unexpected multi-status entry", provider=PROVIDER, status=207
                 ) from exc
-        message = self._decode(response, MessageInfo)
+        message = response.decode(converter, MessageInfo)
         return [MessageResult(ids[0], response.status, message=message)]
 
     @staticmethod
@@ -512,7 +503,7 @@ class RingCentralAPI:
             params=params,
             rate_group="Light",
         )
-        return self._decode(response, MessageList)
+        return response.decode(converter, MessageList)
 
     async def iter_messages(
         self, *, per_page: int = 100, **filters: Any
@@ -592,7 +583,7 @@ class RingCentralAPI:
         )
         if batch:
             return self._results(response, ids)
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def _modify(
         self,
@@ -620,7 +611,7 @@ class RingCentralAPI:
         )
         if batch:
             return self._results(response, ids)
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     @overload
     async def update_message(
@@ -889,7 +880,7 @@ class RingCentralAPI:
             params=params,
             rate_group="Light",
         )
-        return self._decode(response, SyncResponse)
+        return response.decode(converter, SyncResponse)
 
     # -- sending -------------------------------------------------------------------
     async def send_sms(
@@ -918,7 +909,7 @@ class RingCentralAPI:
             idempotent=False,
             rate_group="Medium",
         )
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def send_mms(
         self,
@@ -948,7 +939,7 @@ class RingCentralAPI:
             idempotent=False,
             rate_group="Medium",
         )
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def send_internal_message(
         self,
@@ -981,7 +972,7 @@ class RingCentralAPI:
             idempotent=False,
             rate_group="Medium",
         )
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def send_fax_message(
         self,
@@ -1035,7 +1026,7 @@ class RingCentralAPI:
             idempotent=False,
             rate_group="Heavy",
         )
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def resend_fax_message(
         self,
@@ -1068,7 +1059,7 @@ class RingCentralAPI:
             idempotent=False,
             rate_group="Heavy",
         )
-        return self._decode(response, MessageInfo)
+        return response.decode(converter, MessageInfo)
 
     async def get_fax_cover_pages(
         self, *, page: int | None = None, per_page: int | None = None
@@ -1080,7 +1071,7 @@ class RingCentralAPI:
             params={"page": _positive(page, "page"), "perPage": _positive(per_page, "per_page")},
             rate_group="Light",
         )
-        return self._decode(response, FaxCoverPageList)
+        return response.decode(converter, FaxCoverPageList)
 
     # -- aliases under the spec's operation ids ----------------------------------
     read_message = load_message

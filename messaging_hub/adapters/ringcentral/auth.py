@@ -16,12 +16,9 @@ Every token request is in the ``Auth`` throttling group. The core
 
 from __future__ import annotations
 
-import time
-
 import attrs
-import cattrs
 
-from ...errors import AuthenticationError, MalformedResponse, ProviderError, RateLimited
+from ...errors import AuthenticationError, ProviderError, RateLimited
 from ...secret import Secret
 from ...transport import Token, Transport
 from ...transport.auth import basic_header
@@ -75,22 +72,12 @@ class RingCentralGrant:
                     details=exc.details,
                 ) from None
             raise
-        try:
-            info = converter.structure(response.json(), TokenInfo)
-        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-            raise MalformedResponse(
-                "the token endpoint answered without an access_token",
-                provider=transport.provider,
-                status=response.status,
-            ) from exc
-        now = time.monotonic()
-        return Token(
-            access_token=Secret(info.access_token),
-            refresh_token=Secret(info.refresh_token) if info.refresh_token else None,
-            expires_at=now + info.expires_in if info.expires_in else None,
-            refresh_expires_at=(
-                now + info.refresh_token_expires_in if info.refresh_token_expires_in else None
-            ),
+        info = response.decode(converter, TokenInfo)
+        return Token.issued(
+            info.access_token,
+            refresh_token=info.refresh_token,
+            expires_in=info.expires_in,
+            refresh_token_expires_in=info.refresh_token_expires_in,
             raw=info,
         )
 

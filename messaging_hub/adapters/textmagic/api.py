@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
 from multidict import CIMultiDictProxy
 
-from ...errors import InvalidRequest, MalformedResponse
-from ...transport import ErrorInfo, Response, Transport, path
+from ...errors import InvalidRequest
+from ...transport import ErrorInfo, Transport, path
 from .wire import (
     BulkPage,
     BulkSession,
@@ -175,16 +174,9 @@ class TextMagicAPI:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    def _decode(self, response: Response, cls: type[T]) -> T:
-        try:
-            return converter.structure(response.json(), cls)
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-            raise MalformedResponse(
-                f"unexpected {cls.__name__} payload", provider=PROVIDER, status=response.status
-            ) from exc
-
     async def _get(self, url: str, cls: type[T], params: dict[str, Any] | None = None) -> T:
-        return self._decode(await self.transport.request("GET", url, params=params), cls)
+        response = await self.transport.request("GET", url, params=params)
+        return response.decode(converter, cls)
 
     # -- account --------------------------------------------------------------
     async def ping(self) -> PingResponse:
@@ -266,7 +258,7 @@ class TextMagicAPI:
         )
         if response.status == 202 and not response.body.strip():
             return BulkAccepted()
-        return self._decode(response, SendMessageResponse)
+        return response.decode(converter, SendMessageResponse)
 
     # -- sessions ----------------------------------------------------------------
     async def get_all_message_sessions(
