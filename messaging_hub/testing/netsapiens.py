@@ -170,10 +170,10 @@ class FakeNetSapiens(FakeServer):
         app.router.add_get(base + "/domains/{domain}/users/{user}/messagesessions", self._list)
         app.router.add_get(session, self._get_one)
         app.router.add_put(session, self._update)
-        app.router.add_delete(session, self._delete)
+        app.router.add_delete(session, self._remove)
         app.router.add_get(session + "/messages", self._messages)
         app.router.add_post(session + "/messages", self._send)
-        app.router.add_put(session + "/leave", self._leave)
+        app.router.add_put(session + "/leave", self._remove)
 
     # -- test helpers --------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -439,7 +439,7 @@ class FakeNetSapiens(FakeServer):
                 peers = [r for r in remote if r != target] + [uid]
                 mirror = self._session_for(other, sid, peers, msg_type)
                 mirror.messages.insert(0, attrs.evolve(message, status="unread"))
-        return web.json_response({"code": 202, "message": "Accepted"}, status=202)
+        return _accepted()
 
     async def _update(self, request: web.Request) -> web.Response:
         found = self._find(request)
@@ -456,21 +456,15 @@ class FakeNetSapiens(FakeServer):
             return json_error(
                 400, {"code": 400, "message": "participants or session-name is required"}
             )
-        return web.json_response({"code": 202, "message": "Accepted"}, status=202)
+        return _accepted()
 
-    async def _leave(self, request: web.Request) -> web.Response:
+    async def _remove(self, request: web.Request) -> web.Response:
+        # Leaving and deleting both take the session off this user's list.
         found = self._find(request)
         if isinstance(found, web.Response):
             return found
         del self.sessions[found.user][found.id]
-        return web.json_response({"code": 202, "message": "Accepted"}, status=202)
-
-    async def _delete(self, request: web.Request) -> web.Response:
-        found = self._find(request)
-        if isinstance(found, web.Response):
-            return found
-        del self.sessions[found.user][found.id]
-        return web.json_response({"code": 202, "message": "Accepted"}, status=202)
+        return _accepted()
 
     # -- representation --------------------------------------------------------
     def _find(self, request: web.Request) -> NsSession | web.Response:
@@ -602,6 +596,10 @@ class FakeNetSapiens(FakeServer):
     @staticmethod
     def _page(items: list[dict[str, Any]], limit: int, start: int) -> list[dict[str, Any]]:
         return items[start : start + limit]
+
+
+def _accepted() -> web.Response:
+    return web.json_response({"code": 202, "message": "Accepted"}, status=202)
 
 
 def _uid(value: str, domain: str) -> str:

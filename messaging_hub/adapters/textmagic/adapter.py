@@ -77,7 +77,7 @@ from ...models import (
 )
 from ...pagination import unique
 from ...secret import Secret
-from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response, Transport
+from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
 from . import wire
 from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
 from .encoding import is_gsm, max_units, units
@@ -226,14 +226,11 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             if response.status == 429 and "Retry-After" not in response.headers:
                 limiter.pause_for(pause)
 
-        transport = Transport(
+        transport = opts.make_transport(
             provider=PROVIDER,
             base_url=opts.base_url,
             auth=opts.auth_strategy(),
             session=session,
-            timeouts=opts.timeouts(),
-            pool=opts.pool_limits(),
-            retry=opts.retry_policy(),
             rate_limiter=limiter,
             error_parser=parse_error,
             on_response=on_response,
