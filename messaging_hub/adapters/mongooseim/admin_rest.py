@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...transport import Transport, path
-from ._common import check_before, check_body, check_limit, decode, retyped
+from ._common import check_before, check_body, check_limit, retyped
 from .jid import parse_jid
-from .wire import AdminMessage, to_seconds
+from .wire import AdminMessage, converter, to_seconds
 
 __all__ = ["AdminRestAPI"]
 
@@ -70,7 +70,7 @@ class AdminRestAPI:
             "before": None if checked is None else to_seconds(checked),
         }
         response = await retyped(self.transport.request("GET", url, params=params))
-        return decode(response.json(), list[AdminMessage], response.status)
+        return response.decode(converter, list[AdminMessage])
 
     def __repr__(self) -> str:
         return f"AdminRestAPI(base_url={str(self.transport.base_url)!r})"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...transport import Transport, path
-from ._common import check_before, check_body, check_limit, decode, retyped
+from ._common import check_before, check_body, check_limit, retyped
 from .jid import parse_jid
-from .wire import ClientMessage, SentMessage, to_millis
+from .wire import ClientMessage, SentMessage, converter, to_millis
 
 __all__ = ["ClientRestAPI"]
 
@@ -29,7 +29,7 @@ class ClientRestAPI:
         response = await retyped(
             self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
         )
-        return decode(response.json(), SentMessage, response.status)
+        return response.decode(converter, SentMessage)
 
     async def get_messages(
         self, *, limit: int | None = None, before: datetime | None = None
@@ -53,7 +53,7 @@ class ClientRestAPI:
             "before": None if checked is None else to_millis(checked),
         }
         response = await retyped(self.transport.request("GET", url, params=params))
-        return decode(response.json(), list[ClientMessage], response.status)
+        return response.decode(converter, list[ClientMessage])
 
     def __repr__(self) -> str:
         return f"ClientRestAPI(base_url={str(self.transport.base_url)!r})"
