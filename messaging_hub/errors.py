@@ -14,7 +14,9 @@
         ├── NotFound             404
         ├── Conflict             409
         ├── RateLimited          429 (retry_after in seconds, if given)
-        ├── MalformedResponse    2xx with a body that is not what was promised
+        ├── MalformedResponse    a body that is not what was promised (HTML,
+        │   │                    truncated, too large, too deeply nested)
+        │   └── PagingStalled    a paged listing that brings nothing new
         └── ProviderUnavailable  5xx, resets, timeouts, refused connections
 
 Each error carries the provider name and, when the provider answered, its
@@ -36,6 +38,7 @@ __all__ = [
     "MalformedResponse",
     "MessagingError",
     "NotFound",
+    "PagingStalled",
     "PermissionDenied",
     "ProviderError",
     "ProviderUnavailable",
@@ -187,7 +190,32 @@ class RateLimited(ProviderError):
 
 
 class MalformedResponse(ProviderError):
-    """A response body could not be understood (HTML, truncated JSON, wrong shape)."""
+    """A response body could not be understood (HTML, truncated JSON, wrong shape).
+
+    ``may_have_been_processed`` is true when the request was a send (or
+    another non-idempotent call) that the provider accepted with a 2xx whose
+    body could not be read: the message may have gone out, so neither the
+    library nor the Hub sends it again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        details: Any = None,
+        may_have_been_processed: bool = False,
+    ) -> None:
+        super().__init__(message, provider=provider, status=status, code=code, details=details)
+        self.may_have_been_processed = may_have_been_processed
+
+
+class PagingStalled(MalformedResponse):
+    """A paged listing stopped making progress (a page with nothing new, a
+    next-page link back to a page already read, endless empty pages); the
+    walk ends with this error instead of looping."""
 
 
 class ProviderUnavailable(ProviderError):
