@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import ssl as ssl_module
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,11 +21,12 @@ import aiohttp
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from yarl import URL
 
 from .errors import ConfigError
 from .secret import Secret
 from .transport.auth import AuthStrategy
-from .transport.http import PoolLimits, Timeouts, Transport
+from .transport.http import DEFAULT_MAX_RESPONSE_BYTES, PoolLimits, Timeouts, Transport
 from .transport.retry import RetryPolicy
 
 __all__ = ["TransportOptions", "from_env", "from_toml", "structure_options"]
@@ -74,12 +76,35 @@ def _zone(value: Any, _: type) -> ZoneInfo:
         raise ValueError(f"unknown timezone {value!r}") from exc
 
 
+def _proxy_parts(proxy: Secret) -> tuple[str, tuple[str, Secret] | None]:
+    """The proxy URL without credentials, and the credentials apart."""
+    try:
+        url = URL(proxy.reveal())
+        valid = url.scheme in ("http", "https") and bool(url.host)
+    except (ValueError, TypeError):
+        valid = False
+    if not valid or url.path not in ("", "/") or url.query_string or url.fragment:
+        # The value itself may hold a password: not shown.
+        raise ConfigError("proxy must be an http(s)://[user:password@]host:port URL", key="proxy")
+    auth = None
+    if url.user is not None:
+        auth = (url.user, Secret(url.password or ""))
+    return str(url.with_user(None).with_path("")), auth
+
+
+def _ssl_option(value: Any, _: type) -> bool | ssl_module.SSLContext:
+    if isinstance(value, ssl_module.SSLContext):
+        return value
+    return _bool(value, bool)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(bool, _bool)
     conv.register_structure_hook(Secret, _secret)
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(ZoneInfo, _zone)
+    conv.register_structure_hook(bool | ssl_module.SSLContext, _ssl_option)
     return conv
 
 
@@ -185,6 +210,28 @@ class TransportOptions:
     """The longest ``Retry-After`` the client sleeps through; longer raises RateLimited."""
     pool_size: int = attrs.field(default=100, validator=_at_least(1))
     """Maximum open connections."""
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_at_least(1024)
+    )
+    """The largest answer read into memory (after decompression); larger -> MalformedResponse."""
+    ssl: bool | ssl_module.SSLContext = True
+    """``False`` skips certificate checks (testing only); an ``SSLContext`` is used as given."""
+    ca_bundle: str | None = None
+    """Path of a PEM file of CA certificates to trust instead of the system's."""
+    proxy: Secret | None = None
+    """An ``http://[user:password@]host:port`` proxy for every request."""
+    trust_env: bool = False
+    """Honour ``HTTP(S)_PROXY``/``NO_PROXY`` (and ``.netrc``) on the library's own session."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.ca_bundle is not None and self.ssl is not True:
+            raise ConfigError(
+                "ca_bundle cannot be combined with ssl=False or an SSLContext "
+                "(load the bundle into the context instead)",
+                key="ca_bundle",
+            )
+        if self.proxy is not None:
+            _proxy_parts(self.proxy)
 
     def make_transport(
         self,
@@ -202,6 +249,7 @@ class TransportOptions:
                 key="session",
                 provider=provider,
             )
+        proxy, proxy_auth = _proxy_parts(self.proxy) if self.proxy else (None, None)
         return Transport(
             provider=provider,
             base_url=base_url,
@@ -210,8 +258,36 @@ class TransportOptions:
             timeouts=self.timeouts(),
             pool=self.pool_limits(),
             retry=self.retry_policy(),
+            max_response_bytes=self.max_response_bytes,
+            ssl=self.ssl_setting(provider),
+            proxy=proxy,
+            proxy_auth=proxy_auth,
+            trust_env=self.trust_env,
+            secrets=self.secrets(),
             **extra,
         )
+
+    def secrets(self) -> list[Secret]:
+        """Every credential among these options (scrubbed from provider text)."""
+        return [
+            value
+            for value in (getattr(self, a.name) for a in attrs.fields(type(self)))
+            if isinstance(value, Secret)
+        ]
+
+    def ssl_setting(self, provider: str) -> bool | ssl_module.SSLContext:
+        """What the transport passes as ``ssl=``: the CA bundle loaded, or the option."""
+        if self.ca_bundle is None:
+            return self.ssl
+        try:
+            return ssl_module.create_default_context(cafile=self.ca_bundle)
+        except (OSError, ssl_module.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(
+                f"ca_bundle {self.ca_bundle!r} cannot be loaded: {reason}",
+                key="ca_bundle",
+                provider=provider,
+            ) from None
 
     def timeouts(self) -> Timeouts:
         """The transport's timeouts."""

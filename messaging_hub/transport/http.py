@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
+import ssl as ssl_module
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import aiohttp
@@ -36,9 +37,19 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .. import errors
-from .auth import AuthStrategy, NoAuth
+from ..secret import Secret
+from .auth import AuthStrategy, NoAuth, OAuth2
+from .body import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    UnreadableEncoding,
+    loads,
+    loads_or_none,
+    read_capped,
+)
 from .ratelimit import GroupedRateLimiter, RateLimiter
 from .retry import RetryPolicy, parse_retry_after
+from .scrub import Scrubber, credential_values
 
 __all__ = [
     "ErrorInfo",
@@ -48,6 +59,7 @@ __all__ = [
     "Transport",
     "default_error_parser",
     "error_for_status",
+    "watch_writes",
 ]
 
 log = logging.getLogger("messaging_hub.transport")
@@ -56,6 +68,29 @@ T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _ERROR_BODY_LIMIT = 64 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# Form/JSON fields of token requests that a provider might repeat in an error.
+_SENSITIVE_FIELDS = frozenset(
+    {"password", "client_secret", "refresh_token", "assertion", "access_token", "token", "code"}
+)
+
+# Set by :func:`watch_writes`: records that a non-idempotent request got an
+# answer, i.e. reached the provider (see Adapter.send).
+_writes_answered: ContextVar[list[bool] | None] = ContextVar(
+    "messaging_hub_writes_answered", default=None
+)
+
+
+@contextmanager
+def watch_writes() -> Iterator[list[bool]]:
+    """Collect, in the returned list, one entry per non-idempotent request
+    answered by the provider while the block runs (in this task)."""
+    box: list[bool] = []
+    token = _writes_answered.set(box)
+    try:
+        yield box
+    finally:
+        _writes_answered.reset(token)
 
 
 @attrs.frozen
@@ -94,25 +129,49 @@ class ErrorInfo:
 ErrorParser = Callable[[int, bytes, "CIMultiDictProxy[str]"], ErrorInfo]
 
 
+def _same(text: str) -> str:
+    return text
+
+
 @attrs.frozen
 class Response:
-    """A complete response: status, headers and the body as bytes."""
+    """A complete response: status, headers and the body as bytes.
+
+    ``idempotent`` is false for the answer to a send (or another call that
+    changes state): a body that cannot be read then raises an error saying
+    the request may have been processed.
+    """
 
     status: int
     headers: CIMultiDictProxy[str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
     url: str = ""
     provider: str = ""
+    idempotent: bool = True
+    scrub: Callable[[str], str] = attrs.field(default=_same, repr=False, eq=False)
+
+    def malformed(self, message: str) -> errors.MalformedResponse:
+        """A MalformedResponse about this answer (flagged when it answered a send)."""
+        return errors.MalformedResponse(
+            message,
+            provider=self.provider,
+            status=self.status,
+            may_have_been_processed=not self.idempotent,
+        )
 
     def json(self) -> Any:
         """The body decoded as JSON; a malformed body raises MalformedResponse."""
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            snippet = self.body[:60].decode("utf-8", "replace")
-            raise errors.MalformedResponse(
-                f"expected JSON, got {snippet!r}", provider=self.provider, status=self.status
-            ) from exc
+            return loads(self.body)
+        except ValueError as exc:
+            raise self.malformed(f"expected JSON, got {self._snippet()}: {exc}") from None
+
+    def _snippet(self) -> str:
+        start = self.body[:60].decode("utf-8", "replace")
+        if start.lstrip()[:1] in ("{", "["):
+            # Cut-off JSON may hold anything (a token answer, say): size only.
+            return f"{len(self.body)} bytes of JSON-like text"
+        return repr(self.scrub(start))
 
     def json_or_none(self) -> Any:
         """The JSON body, or ``None`` when the body is empty."""
@@ -123,11 +182,10 @@ class Response:
         data = self.json()
         try:
             return converter.structure(data, cls)
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, RecursionError):
             name = getattr(cls, "__name__", str(cls))
-            raise errors.MalformedResponse(
-                f"the answer is not a valid {name}", provider=self.provider, status=self.status
-            ) from exc
+            # Not chained: cattrs' messages quote the offending values.
+            raise self.malformed(f"the answer is not a valid {name}") from None
 
 
 class _Outcome(enum.Enum):
@@ -135,16 +193,9 @@ class _Outcome(enum.Enum):
     MAYBE_SENT = "the connection failed after the request was sent"
 
 
-def _loads_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def default_error_parser(status: int, body: bytes, headers: CIMultiDictProxy[str]) -> ErrorInfo:
     """Read ``{code, message}``-like bodies, bare JSON strings, or plain text."""
-    data = _loads_or_none(body)
+    data = loads_or_none(body)
     if isinstance(data, dict):
         code = data.get("code", data.get("errorCode", data.get("error")))
         message = data.get("message", data.get("error_description"))
@@ -215,6 +266,12 @@ class Transport:
     (build them with :func:`messaging_hub.transport.paths.path`). Absolute
     URLs are accepted only for origins listed in ``allowed_origins``, so
     credentials never go to an arbitrary host.
+
+    Safety limits (the same for every provider): bodies are read with a cap
+    of ``max_response_bytes`` (decompressed); the timeouts apply to every
+    request, also on a caller's ``session``; errors built from a provider's
+    text are scrubbed of ``secrets``, of tokens the client obtained and of
+    the credentials the failed request carried.
     """
 
     def __init__(
@@ -232,19 +289,15 @@ class Transport:
         allowed_origins: tuple[str, ...] = (),
         default_headers: Mapping[str, str] | None = None,
         on_response: ResponseHook | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ssl: bool | ssl_module.SSLContext = True,
+        proxy: str | None = None,
+        proxy_auth: tuple[str, Secret] | None = None,
+        trust_env: bool = False,
+        secrets: Iterable[Secret | str] = (),
     ) -> None:
         self.provider = provider
-        try:
-            self.base_url = URL(base_url.rstrip("/"))
-            valid = self.base_url.scheme in ("http", "https") and bool(self.base_url.host)
-        except (ValueError, TypeError, AttributeError):
-            valid = False
-        if not valid:
-            raise errors.ConfigError(
-                f"base_url must be an absolute http(s) URL, got {base_url!r}",
-                key="base_url",
-                provider=provider,
-            )
+        self.base_url = checked_base_url(base_url, key="base_url", provider=provider)
         self.auth = auth or NoAuth()
         self.timeouts = timeouts or Timeouts()
         self.pool = pool or PoolLimits()
@@ -252,16 +305,39 @@ class Transport:
         self.rate_limiter = rate_limiter
         self.error_parser = error_parser
         self.allowed_origins = frozenset(
-            [str(self.base_url.origin())] + [str(URL(o).origin()) for o in allowed_origins]
+            [str(self.base_url.origin())]
+            + [
+                str(checked_base_url(o, key="allowed_origins", provider=provider).origin())
+                for o in allowed_origins
+            ]
         )
         self.default_headers = dict(default_headers or {})
+        self.default_headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
         self.on_response = on_response
+        self.max_response_bytes = max_response_bytes
+        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         # The event loop the session (and the auth and rate-limit locks) belong to.
         self._loop: asyncio.AbstractEventLoop | None = getattr(session, "_loop", None)
         self._closed = False
         self.requests_sent = 0
+        self._proxy_auth = proxy_auth
+        self.scrubber = Scrubber(
+            s.reveal() if isinstance(s, Secret) else s
+            for s in [*secrets, *([proxy_auth[1]] if proxy_auth else [])]
+        )
+        # Built once: passed with every request, so a caller's session gets
+        # the same timeouts, TLS and proxy settings as the library's own.
+        self._request_options: dict[str, Any] = {
+            "timeout": self.timeouts.to_aiohttp(),
+            "ssl": ssl,
+            "allow_redirects": False,
+            "auto_decompress": False,
+        }
+        if proxy is not None:
+            self._request_options["proxy"] = proxy
+        self._last_auth: Mapping[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -305,12 +381,22 @@ class Transport:
                 timeout=self.timeouts.to_aiohttp(),
                 headers={"User-Agent": "messaging-hub/0.1"},
                 raise_for_status=False,
+                trust_env=self.trust_env,
             )
             # aiohttp silently resends an idempotent request once when a reused
             # connection drops; this transport counts and classifies every
             # attempt itself (see the module docstring), so it must see them.
             self._session._retry_connection = False
         return self._session
+
+    def _options(self) -> dict[str, Any]:
+        if self._proxy_auth is None:
+            return self._request_options
+        login, password = self._proxy_auth
+        return {
+            **self._request_options,
+            "proxy_auth": aiohttp.BasicAuth(login, password.reveal()),
+        }
 
     async def aclose(self) -> None:
         """Release the auth (revoking tokens it obtained) and the session."""
@@ -329,11 +415,25 @@ class Transport:
     # -- URLs ----------------------------------------------------------------
     def url(self, path_or_url: str) -> URL:
         """The absolute URL for ``path_or_url`` (an encoded path or an allowed URL)."""
-        if "://" in path_or_url:
-            url = URL(path_or_url, encoded=True)
-            if str(url.origin()) not in self.allowed_origins:
+        if _has_control(path_or_url):
+            raise errors.InvalidRequest(
+                "a URL must not contain control characters or spaces", provider=self.provider
+            )
+        if "://" in path_or_url or path_or_url.startswith("//"):
+            try:
+                url = URL(path_or_url, encoded=True)
+                origin = str(url.origin()) if url.absolute and not url.user else None
+            except (ValueError, TypeError):
+                origin = None
+            if origin is None:
                 raise errors.InvalidRequest(
-                    f"refusing to send credentials to {url.origin()}: not an allowed host",
+                    "not an absolute http(s) URL without credentials: "
+                    f"{self.scrubber.text(path_or_url[:80])!r}",
+                    provider=self.provider,
+                )
+            if origin not in self.allowed_origins:
+                raise errors.InvalidRequest(
+                    f"refusing to send credentials to {origin}: not an allowed host",
                     provider=self.provider,
                 )
             return url
@@ -379,36 +479,66 @@ class Transport:
             self.ensure_open()  # aclose() may have run while this task waited
             sent_headers = CIMultiDict(self.default_headers)
             if authenticate:
-                sent_headers.update(await self.auth.headers(self))
+                credentials = await self.auth.headers(self)
+                self._last_auth = credentials
+                sent_headers.update(credentials)
             if headers:
                 sent_headers.update(headers)
             body = data() if callable(data) else data
+            outcome: _Outcome | None = None
+            reason = ""
+            cause: BaseException | None = None
             try:
-                response = await self._send(method, url, sent_headers, json_body, body)
+                response = await self._send(
+                    method, url, sent_headers, json_body, body, idempotent, ok_statuses
+                )
             except _TransportFailure as failure:
+                outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
+            if outcome is not None:
+                reason = self._scrubber_for(sent_headers, json_body, body).text(reason)
                 if self._closed:
-                    raise errors.ClientClosed(
-                        f"the client was closed while {method} {url.path} was in flight"
-                        + ("" if method in _IDEMPOTENT else "; it may have been processed"),
-                        provider=self.provider,
-                    ) from failure.__cause__
-                retry_ok = failure.outcome is _Outcome.NOT_SENT or idempotent
-                maybe_applied = maybe_applied or failure.outcome is _Outcome.MAYBE_SENT
+                    raise _chained(
+                        errors.ClientClosed(
+                            f"the client was closed while {method} {url.path} was in flight"
+                            + ("" if method in _IDEMPOTENT else "; it may have been processed"),
+                            provider=self.provider,
+                        ),
+                        cause,
+                    )
+                retry_ok = outcome is _Outcome.NOT_SENT or idempotent
+                maybe_applied = maybe_applied or outcome is _Outcome.MAYBE_SENT
                 if retry_ok and attempt < self.retry.max_attempts:
-                    await self._backoff(method, url, attempt, None, failure.reason)
+                    await self._backoff(method, url, attempt, None, reason)
                     continue
-                raise errors.ProviderUnavailable(
-                    f"{method} {url.path} failed: {failure.reason}",
-                    provider=self.provider,
-                    may_have_been_processed=failure.outcome is _Outcome.MAYBE_SENT,
-                ) from failure.__cause__
+                raise _chained(
+                    errors.ProviderUnavailable(
+                        f"{method} {url.path} failed: {reason}",
+                        provider=self.provider,
+                        may_have_been_processed=outcome is _Outcome.MAYBE_SENT,
+                    ),
+                    cause,
+                )
             if self.on_response is not None:
                 hooked = self.on_response(response, rate_group)
                 if hooked is not None:
                     await hooked
             status = response.status
             if (ok_statuses and status in ok_statuses) or 200 <= status < 300:
-                return response
+                if response.body is _OVERSIZE:
+                    raise self._scrubber_for(sent_headers, json_body, body).error(
+                        response.malformed(
+                            "the answer is larger than max_response_bytes "
+                            f"({self.max_response_bytes} bytes); the connection was dropped"
+                        )
+                    )
+                if response.body is _UNREADABLE:
+                    raise response.malformed(
+                        "the answer's Content-Encoding could not be decoded: "
+                        + response.headers.get("Content-Encoding", "")[:40]
+                    )
+                return attrs.evolve(
+                    response, scrub=self._scrubber_for(sent_headers, json_body, body).text
+                )
             if method == "DELETE" and status == 404 and maybe_applied:
                 # The first try was cut off after it reached the provider and
                 # did delete: the resource is gone, as asked.
@@ -421,7 +551,7 @@ class Transport:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if status == 429:
                 if retry_after is not None and retry_after > self.retry.retry_after_ceiling:
-                    raise self._error(response, retry_after)
+                    raise self._error(response, retry_after, sent_headers, json_body, body)
                 self._hold(rate_group, retry_after)
                 if attempt < self.retry.max_attempts:
                     await self._backoff(method, url, attempt, retry_after, "HTTP 429")
@@ -434,7 +564,7 @@ class Transport:
             ):
                 await self._backoff(method, url, attempt, retry_after, f"HTTP {status}")
                 continue
-            raise self._error(response, retry_after)
+            raise self._error(response, retry_after, sent_headers, json_body, body)
 
     async def _send(
         self,
@@ -443,40 +573,50 @@ class Transport:
         headers: CIMultiDict[str],
         json_body: Any,
         data: Any,
+        idempotent: bool,
+        ok_statuses: frozenset[int] | None,
     ) -> Response:
         session = self._get_session()
         started = time.perf_counter()
         self.requests_sent += 1
+        failure: _TransportFailure | None = None
         try:
             async with session.request(
-                method, url, headers=headers, json=json_body, data=data, allow_redirects=False
+                method, url, headers=headers, json=json_body, data=data, **self._options()
             ) as resp:
-                body = await resp.read()
+                if not idempotent:
+                    answered = _writes_answered.get()
+                    if answered is not None:
+                        answered.append(True)
+                status = resp.status
+                ok = 200 <= status < 300 or bool(ok_statuses and status in ok_statuses)
+                limit = self.max_response_bytes
+                if not ok:
+                    # An error's text is only ever shown in part.
+                    limit = min(limit, _ERROR_BODY_LIMIT)
+                try:
+                    body = await read_capped(resp, limit)
+                except BodyTooLarge as big:
+                    resp.close()  # the rest is never read: drop the connection
+                    body = _OVERSIZE if ok else big.partial
+                except UnreadableEncoding:
+                    resp.close()
+                    body = _UNREADABLE if ok else b""
                 result = Response(
-                    status=resp.status,
+                    status=status,
                     headers=resp.headers,
                     body=body,
                     url=str(url),
                     provider=self.provider,
+                    idempotent=idempotent,
                 )
-        except aiohttp.ClientConnectorError as exc:
-            raise _TransportFailure(_Outcome.NOT_SENT, "could not connect") from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise _TransportFailure(_Outcome.NOT_SENT, "connect timed out") from exc
-        except TimeoutError as exc:
-            raise _TransportFailure(
-                _Outcome.MAYBE_SENT, "timed out waiting for the answer"
-            ) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise _TransportFailure(_Outcome.MAYBE_SENT, "the answer was cut short") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise _TransportFailure(
-                _Outcome.MAYBE_SENT, "the server closed the connection"
-            ) from exc
-        except aiohttp.ClientResponseError as exc:
-            raise _TransportFailure(_Outcome.MAYBE_SENT, f"bad response ({exc.message})") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _TransportFailure(_Outcome.MAYBE_SENT, type(exc).__name__) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            failure = self._failure(exc, url)
+        if failure is not None:
+            # Raised outside the except block: aiohttp's exception (whose
+            # args can hold the request's headers and proxy credentials)
+            # must not ride along as __context__.
+            raise failure
         log.debug(
             "%s %s %s -> %d in %.1f ms",
             self.provider,
@@ -486,6 +626,81 @@ class Transport:
             (time.perf_counter() - started) * 1000,
         )
         return result
+
+    def _failure(self, exc: BaseException, url: URL) -> _TransportFailure:
+        """Classify a failed attempt: was it sent, why did it fail, a safe cause."""
+        where = f"{url.host}:{url.port}" if url.port else str(url.host)
+        t = self.timeouts
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            cert = exc.certificate_error
+            detail = getattr(cert, "verify_message", None) or str(cert)
+            return _TransportFailure(
+                _Outcome.NOT_SENT,
+                f"the TLS certificate of {where} was refused: certificate verify failed: {detail}",
+                cert if isinstance(cert, Exception) else None,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorSSLError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT,
+                f"the TLS handshake with {where} failed: {exc.os_error}",
+                exc.os_error,
+            )
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT,
+                f"could not connect to the proxy: {_os_reason(exc.os_error)}",
+                exc.os_error,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT, f"could not resolve the host name {url.host}", exc.os_error
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT,
+                f"could not connect to {where}: {_os_reason(exc.os_error)}",
+                exc.os_error,
+            )
+        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT,
+                f"the proxy refused to connect to {where}: HTTP {exc.status} {exc.message}",
+                None,
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return _TransportFailure(
+                _Outcome.NOT_SENT, f"connecting to {where} timed out after {t.connect} s", None
+            )
+        if isinstance(exc, aiohttp.SocketTimeoutError):
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT, f"timed out: {where} sent nothing for {t.read} s", None
+            )
+        if isinstance(exc, TimeoutError):
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT,
+                f"timed out after {t.total} s waiting for the answer from {where}",
+                None,
+            )
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT, f"the answer from {where} was cut short", None
+            )
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT, f"{where} closed the connection before answering", None
+            )
+        if isinstance(exc, aiohttp.ClientResponseError):
+            # request_info (with the request's headers) stays behind.
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT, f"bad response from {where} ({exc.message})", None
+            )
+        if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+            return _TransportFailure(
+                _Outcome.MAYBE_SENT, f"connection to {where} failed: {_os_reason(exc)}", exc
+            )
+        return _TransportFailure(
+            _Outcome.MAYBE_SENT, f"connection to {where} failed ({type(exc).__name__})", None
+        )
 
     @asynccontextmanager
     async def stream(
@@ -504,36 +719,59 @@ class Transport:
         download is retried like any idempotent read (connection failures,
         429 after ``Retry-After``, 5xx, one re-authentication after a 401);
         once chunks flow, an interruption raises ProviderUnavailable, since
-        a stream cannot be replayed midway.
+        a stream cannot be replayed midway. The head must arrive within the
+        ``total`` timeout; then each chunk within the ``read`` timeout.
         """
         self.ensure_open()
         self._check_loop()
         url = self.url(path_or_url)
         if params:
             url = url.update_query(_query(params))
+        options = {
+            **self._options(),
+            "timeout": aiohttp.ClientTimeout(
+                total=None, sock_connect=self.timeouts.connect, sock_read=self.timeouts.read
+            ),
+            "auto_decompress": True,
+        }
         reauthenticated = False
         attempt = 0
         while True:
             attempt += 1
             await self._pace(rate_group)
             sent = CIMultiDict(self.default_headers)
-            sent.update(await self.auth.headers(self))
+            # Files are fetched as they are: nothing to decompress, nothing to bomb.
+            sent["Accept-Encoding"] = "identity"
+            credentials = await self.auth.headers(self)
+            self._last_auth = credentials
+            sent.update(credentials)
             session = self._get_session()
+            failure: _TransportFailure | None = None
             try:
-                resp = await session.request(method, url, headers=sent, allow_redirects=False)
+                with anyio.fail_after(self.timeouts.total):
+                    resp = await session.request(method, url, headers=sent, **options)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                failure = self._failure(exc, url)
+            if failure is not None:
                 if self._closed:
-                    raise errors.ClientClosed(
-                        "the client was closed during the download", provider=self.provider
-                    ) from exc
+                    raise _chained(
+                        errors.ClientClosed(
+                            "the client was closed during the download", provider=self.provider
+                        ),
+                        failure.__cause__,
+                    )
                 if attempt < self.retry.max_attempts:
                     await anyio.sleep(self.retry.delay(attempt, None))
                     continue
-                raise errors.ProviderUnavailable(
-                    f"{method} {url.path} failed: {type(exc).__name__}",
-                    provider=self.provider,
-                    may_have_been_processed=False,
-                ) from exc
+                raise _chained(
+                    errors.ProviderUnavailable(
+                        f"{method} {url.path} failed: "
+                        + self._scrubber_for(sent).text(failure.reason),
+                        provider=self.provider,
+                        may_have_been_processed=False,
+                    ),
+                    failure.__cause__,
+                )
             try:
                 head = Response(resp.status, resp.headers, b"", str(url), self.provider)
                 if self.on_response is not None:
@@ -542,7 +780,7 @@ class Transport:
                         await hooked
                 status = resp.status
                 if 200 <= status < 300:
-                    yield head, self._chunks(resp, chunk_size)
+                    yield head, self._chunks(resp, chunk_size, url)
                     return
                 if status == 401 and not reauthenticated:
                     reauthenticated = True
@@ -559,21 +797,56 @@ class Transport:
                         self._hold(rate_group, retry_after)
                     wait = self.retry.delay(attempt, retry_after)
                 else:
-                    body = await _read_capped(resp)
+                    body = await _read_error_body(resp)
                     failed = Response(resp.status, resp.headers, body, str(url), self.provider)
-                    raise self._error(failed, retry_after)
+                    raise self._error(failed, retry_after, sent)
             finally:
                 resp.release()
             await anyio.sleep(wait)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, size: int) -> AsyncIterator[bytes]:
+    async def _chunks(
+        self, resp: aiohttp.ClientResponse, size: int, url: URL
+    ) -> AsyncIterator[bytes]:
+        failure: _TransportFailure | None = None
         try:
             async for chunk in resp.content.iter_chunked(size):
                 yield chunk
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise errors.ProviderUnavailable(
-                f"download interrupted: {type(exc).__name__}", provider=self.provider
-            ) from exc
+            failure = self._failure(exc, url)
+        if failure is not None:
+            raise _chained(
+                errors.ProviderUnavailable(
+                    f"download interrupted: {failure.reason}", provider=self.provider
+                ),
+                failure.__cause__,
+            )
+
+    # -- secrets -------------------------------------------------------------
+    def _scrubber_for(
+        self, sent: Mapping[str, str], json_body: Any = None, data: Any = None
+    ) -> Scrubber:
+        """The scrubber for one request: configured secrets, obtained tokens,
+        the request's credential headers and sensitive form/JSON fields."""
+        extra = credential_values(sent.items())
+        token = self.auth.token if isinstance(self.auth, OAuth2) else None
+        if token is not None:
+            extra.add(token.access_token.reveal())
+            if token.refresh_token is not None:
+                extra.add(token.refresh_token.reveal())
+        for fields in (json_body, data):
+            if isinstance(fields, Mapping):
+                for name, value in fields.items():
+                    if str(name).lower() in _SENSITIVE_FIELDS:
+                        if isinstance(value, Secret):
+                            extra.add(value.reveal())
+                        elif isinstance(value, str):
+                            extra.add(value)
+        return self.scrubber.with_extra(extra)
+
+    def scrub_error(self, exc: errors.MessagingError) -> errors.MessagingError:
+        """Scrub an error an adapter built from provider text (e.g. GraphQL
+        errors in a 200 answer) of every secret this client knows."""
+        return self._scrubber_for(self._last_auth).error(exc)
 
     # -- helpers -------------------------------------------------------------
     async def _backoff(
@@ -610,26 +883,102 @@ class Transport:
         if limiter is not None:
             limiter.pause_for(seconds)
 
-    def _error(self, response: Response, retry_after: float | None) -> errors.ProviderError:
+    def _error(
+        self,
+        response: Response,
+        retry_after: float | None,
+        sent: Mapping[str, str],
+        json_body: Any = None,
+        data: Any = None,
+    ) -> errors.ProviderError:
         info = self.error_parser(
             response.status, response.body[:_ERROR_BODY_LIMIT], response.headers
         )
-        return error_for_status(
+        error = error_for_status(
             response.status, info, provider=self.provider, retry_after=retry_after
         )
+        self._scrubber_for(sent, json_body, data).error(error)
+        return error
 
     def __repr__(self) -> str:
         return f"Transport(provider={self.provider!r}, base_url={str(self.base_url)!r})"
 
 
+# Sentinels for 2xx bodies that could not be kept (compared by identity).
+_OVERSIZE = b"<over max_response_bytes>"
+_UNREADABLE = b"<undecodable Content-Encoding>"
+
+
 class _TransportFailure(Exception):
-    def __init__(self, outcome: _Outcome, reason: str) -> None:
+    def __init__(self, outcome: _Outcome, reason: str, cause: BaseException | None) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.__cause__ = cause
+        self.__suppress_context__ = True
 
 
-async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
+def _chained(error: errors.MessagingError, cause: BaseException | None) -> errors.MessagingError:
+    """``error`` caused by ``cause`` (an OS or TLS error, never aiohttp's own)."""
+    error.__cause__ = cause
+    error.__suppress_context__ = True
+    return error
+
+
+def _os_reason(error: OSError | None) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionResetError):
+        return "connection reset"
+    if error is None:
+        return "unknown error"
+    return error.strerror or str(error) or type(error).__name__
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text)
+
+
+def checked_base_url(value: str, *, key: str, provider: str) -> URL:
+    """``value`` as a URL fit to be an API root, or ConfigError naming ``key``.
+
+    Refused: anything but absolute http(s), control characters or spaces
+    (a pasted CR/LF would inject headers), user:password (credentials
+    belong in their own options), a query or a fragment (paths are
+    appended to it).
+    """
+    problem = None
+    url: URL | None = None
+    if not isinstance(value, str):
+        problem = "must be a string"
+    elif _has_control(value):
+        problem = "must not contain spaces, line breaks or other control characters"
+    else:
+        try:
+            url = URL(value.rstrip("/"))
+            if url.scheme not in ("http", "https") or not url.host:
+                problem = "must be an absolute http(s) URL"
+            elif url.user is not None or url.password is not None:
+                problem = "must not contain user:password (use the credential options)"
+            elif url.query_string or "?" in value:
+                problem = "must not contain a query"
+            elif url.fragment or "#" in value:
+                problem = "must not contain a fragment"
+        except (ValueError, TypeError, AttributeError):
+            problem = "must be an absolute http(s) URL"
+    if problem is not None or url is None:
+        shown = value if isinstance(value, str) and not _has_control(value) else None
+        if isinstance(value, str) and "@" in value:
+            shown = None  # may hold a password
+        raise errors.ConfigError(
+            f"{key} {problem or 'is invalid'}" + (f", got {shown!r}" if shown else ""),
+            key=key,
+            provider=provider,
+        )
+    return url
+
+
+async def _read_error_body(resp: aiohttp.ClientResponse) -> bytes:
     try:
         return await resp.content.read(_ERROR_BODY_LIMIT)
     except (aiohttp.ClientError, OSError, TimeoutError):

@@ -1,0 +1,149 @@
+"""Reading response bodies within bounds, and decoding JSON safely.
+
+A provider (or whatever answers in its place) decides how much it sends,
+so every body is read with a cap on the bytes that reach memory: the
+announced ``Content-Length`` is checked first, chunked bodies are counted
+as they arrive, and compressed bodies are decompressed here, step by step,
+with the cap applied to what comes out (a gzip bomb stops at the cap
+instead of expanding in one call). JSON decoding turns every failure,
+including ``RecursionError`` from absurdly nested documents, into
+``None`` or :class:`~messaging_hub.errors.MalformedResponse`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+import aiohttp
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "BodyTooLarge",
+    "UnreadableEncoding",
+    "loads",
+    "loads_or_none",
+    "max_depth_exceeded",
+    "read_capped",
+]
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the transport asks for: the encodings :func:`read_capped` decodes."""
+
+_CHUNK = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The body would exceed the cap (what was read so far is in ``partial``)."""
+
+    def __init__(self, limit: int, partial: bytes) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
+        self.partial = partial
+
+
+class UnreadableEncoding(Exception):
+    """A ``Content-Encoding`` this client did not ask for, or corrupt compressed data."""
+
+
+def _decompressor(encoding: str) -> Any:
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return _Deflate()
+    raise UnreadableEncoding(f"unsupported Content-Encoding {encoding!r}")
+
+
+class _Deflate:
+    """``deflate`` is zlib-wrapped by the RFC but raw in some servers: accept both."""
+
+    def __init__(self) -> None:
+        self._obj: Any = None
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._obj is None:
+            # A zlib stream starts with a CMF byte whose low nibble is 8.
+            raw = not data or (data[0] & 0x0F) != 8
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        out: bytes = self._obj.decompress(data, max_length)
+        self.unconsumed_tail = self._obj.unconsumed_tail
+        return out
+
+    def flush(self) -> bytes:
+        return b"" if self._obj is None else bytes(self._obj.flush())
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole (decompressed) body of ``resp``, or :class:`BodyTooLarge`.
+
+    ``resp`` must have been requested with ``auto_decompress=False``; the
+    ``Content-Encoding`` it names is undone here with at most ``limit + 1``
+    bytes of output held at any time.
+    """
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise BodyTooLarge(limit, b"")
+    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    decoder = None if encoding in ("", "identity") else _decompressor(encoding)
+    out = bytearray()
+    received = 0
+    try:
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            received += len(chunk)
+            if received > limit:
+                raise BodyTooLarge(limit, bytes(out))
+            if decoder is None:
+                out += chunk
+            else:
+                data = chunk
+                while data:
+                    out += decoder.decompress(data, limit + 1 - len(out))
+                    if len(out) > limit:
+                        raise BodyTooLarge(limit, bytes(out[:limit]))
+                    data = decoder.unconsumed_tail
+            if len(out) > limit:
+                raise BodyTooLarge(limit, bytes(out[:limit]))
+        if decoder is not None:
+            out += decoder.flush()
+            if len(out) > limit:
+                raise BodyTooLarge(limit, bytes(out[:limit]))
+    except zlib.error as exc:
+        raise UnreadableEncoding(f"corrupt {encoding} data") from exc
+    return bytes(out)
+
+
+def loads(body: bytes | str) -> Any:
+    """``json.loads`` that raises only ``ValueError`` (nesting too deep included)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8 text") from exc
+
+
+def loads_or_none(body: bytes | str) -> Any:
+    """The decoded JSON, or ``None`` for anything that is not valid JSON."""
+    try:
+        return loads(body)
+    except ValueError:
+        return None
+
+
+def max_depth_exceeded(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests lists/dicts deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
