@@ -16,9 +16,10 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import aiohttp
 
-from .errors import ClientClosed, InvalidRequest, UnsupportedOperation
+from .errors import ClientClosed, InvalidRequest, MalformedResponse, UnsupportedOperation
 from .models import Message, Outgoing, Receipt, Session
 from .pagination import take
+from .transport.http import watch_writes
 
 __all__ = ["Adapter", "Capability"]
 
@@ -81,7 +82,15 @@ class Adapter(ABC, Generic[NativeT]):
             raise UnsupportedOperation("attachments", provider=self.provider)
         if len(outgoing.to) > 1 and Capability.GROUP not in self.capabilities:
             raise UnsupportedOperation("sending to several recipients", provider=self.provider)
-        return await self._send(outgoing)
+        with watch_writes() as answered:
+            try:
+                return await self._send(outgoing)
+            except MalformedResponse as exc:
+                if answered:
+                    # The provider accepted a request of this send and then
+                    # said something unreadable: the message may be out.
+                    exc.may_have_been_processed = True
+                raise
 
     def sessions(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[Session]:
         """Iterate over conversations, most recent first, paging transparently."""

@@ -10,13 +10,13 @@ is a 400 on REST but means "no such user").
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from multidict import CIMultiDictProxy
 
 from ... import errors
 from ...transport import ErrorInfo
+from ...transport.body import loads_or_none
 
 __all__ = ["graphql_error_parser", "raise_graphql_errors", "rest_error_parser", "typed"]
 
@@ -80,10 +80,7 @@ _CODE_ERRORS: dict[str, type[errors.ProviderError]] = {
 
 
 def _loads(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return loads_or_none(body)
 
 
 def rest_error_parser(status: int, body: bytes, headers: CIMultiDictProxy[str]) -> ErrorInfo:

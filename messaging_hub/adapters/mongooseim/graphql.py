@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ... import errors
 from ...errors import MalformedResponse
 from ...transport import Transport
 from ._common import check_before, check_body, check_limit, decode, retyped
@@ -88,8 +89,15 @@ class GraphQLAPI:
         if data.get("errors"):
             stanza = result.get("stanza") if isinstance(result, dict) else None
             if not isinstance(stanza, dict) or any(v is None for v in stanza.values()):
-                raise_graphql_errors(data, response.status)
-            log.warning("MongooseIM GraphQL answered data with errors: %s", data["errors"])
+                try:
+                    raise_graphql_errors(data, response.status)
+                except errors.MessagingError as exc:
+                    # Resolver messages are the server's text: scrub it of secrets.
+                    raise self.transport.scrub_error(exc) from None
+            log.warning(
+                "MongooseIM GraphQL answered data with errors: %s",
+                self.transport.scrubber.data(data["errors"]),
+            )
         return result
 
     async def _field(

@@ -11,13 +11,13 @@ stay in ``details`` so the error remains a NotFound.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import cattrs
 from multidict import CIMultiDictProxy
 
 from ...transport import ErrorInfo
+from ...transport.body import loads
 from .wire import ApiErrorBody, converter
 
 __all__ = ["parse_error", "parse_error_body"]
@@ -61,8 +61,8 @@ def error_info(status: int, body: ApiErrorBody, raw: Any = None) -> ErrorInfo:
 def parse_error(status: int, body: bytes, headers: CIMultiDictProxy[str]) -> ErrorInfo:
     """The transport's error parser for RingCentral answers."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = loads(body)
+    except ValueError:
         text = body[:200].decode("utf-8", "replace").strip()
         # HTML error pages from proxies say nothing useful; plain text might.
         if text and not text.startswith("<"):

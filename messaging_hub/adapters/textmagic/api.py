@@ -9,7 +9,6 @@ so it is refused here, before any I/O).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from multidict import CIMultiDictProxy
 
 from ...errors import InvalidRequest
 from ...transport import ErrorInfo, Transport, path
+from ...transport.body import loads_or_none
 from .wire import (
     BulkPage,
     BulkSession,
@@ -140,9 +140,8 @@ def _phones(value: str | Iterable[str] | None, local: bool | None) -> str | None
 
 def parse_error(status: int, body: bytes, headers: CIMultiDictProxy[str]) -> ErrorInfo:
     """Read TextMagic's ``{code, message, errors: {common, fields}}`` error body."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    data = loads_or_none(body)
+    if data is None:
         return ErrorInfo()
     if not isinstance(data, dict):
         return ErrorInfo(message=data if isinstance(data, str) else None)
