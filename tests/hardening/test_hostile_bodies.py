@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 
 def _client(server: RawServer, **options: Any) -> mh.Adapter[Any]:
-    return mh.connect(
+    client: mh.Adapter[Any] = mh.connect(
         "netsapiens",
         base_url=f"{server.url}/ns-api/v2",
         access_token="tok-hostile-1234",
@@ -37,6 +37,7 @@ def _client(server: RawServer, **options: Any) -> mh.Adapter[Any]:
         max_response_bytes=CAP,
         **options,
     )
+    return client
 
 
 async def _history(client: mh.Adapter[Any]) -> list[mh.Message]:
