@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
@@ -536,9 +537,7 @@ class Transport:
                         "the answer's Content-Encoding could not be decoded: "
                         + response.headers.get("Content-Encoding", "")[:40]
                     )
-                return attrs.evolve(
-                    response, scrub=self._scrubber_for(sent_headers, json_body, body).text
-                )
+                return response
             if method == "DELETE" and status == 404 and maybe_applied:
                 # The first try was cut off after it reached the provider and
                 # did delete: the resource is gone, as asked.
@@ -609,6 +608,8 @@ class Transport:
                     url=str(url),
                     provider=self.provider,
                     idempotent=idempotent,
+                    # Lazy: the scrubber is built only if an error needs it.
+                    scrub=partial(self._scrub_text, headers, json_body, data),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             failure = self._failure(exc, url)
@@ -842,6 +843,9 @@ class Transport:
                         elif isinstance(value, str):
                             extra.add(value)
         return self.scrubber.with_extra(extra)
+
+    def _scrub_text(self, sent: Mapping[str, str], json_body: Any, data: Any, text: str) -> str:
+        return self._scrubber_for(sent, json_body, data).text(text)
 
     def scrub_error(self, exc: errors.MessagingError) -> errors.MessagingError:
         """Scrub an error an adapter built from provider text (e.g. GraphQL

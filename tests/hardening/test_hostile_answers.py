@@ -197,3 +197,12 @@ async def test_a_base_url_with_credentials_is_refused_without_echoing_them(
         mh.connect({**fake.config, "base_url": base})
     assert info.value.key == "base_url"
     assert "hunter2secret" not in str(info.value) + repr(info.value)
+
+
+@pytest.mark.parametrize("bad", ["//media.example", "https://u:p@media.example", "ftp://m.example"])
+async def test_ringcentral_media_base_url_follows_the_base_url_rules(
+    fake_ringcentral: FakeServer, bad: str
+) -> None:
+    with pytest.raises(mh.ConfigError) as info:
+        mh.connect({**fake_ringcentral.config, "media_base_url": bad})
+    assert info.value.key == "media_base_url"

@@ -51,6 +51,7 @@ from ...models import (
 from ...pagination import unique
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2
+from ...transport.http import checked_base_url
 from . import wire
 from .api import (
     DIRECTIONS,
@@ -335,6 +336,8 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(RingCentralOptions, options, provider=PROVIDER)
+        # The token also goes to this host: held to the same rules as base_url.
+        checked_base_url(opts.media_base_url, key="media_base_url", provider=PROVIDER)
         limiter = opts.limiter()
         transport = opts.make_transport(
             provider=PROVIDER,
