@@ -76,10 +76,12 @@ async def test_transport_failures_carry_no_request_headers(
     async with (
         RawServer(behaviour) as server,
         mh.connect(
-            "netsapiens",
-            base_url=f"{server.url}/ns-api/v2",
-            max_attempts=2,
-            **{credential: TOKEN},
+            {
+                "provider": "netsapiens",
+                "base_url": f"{server.url}/ns-api/v2",
+                "max_attempts": 2,
+                credential: TOKEN,
+            }
         ) as client,
     ):
         with pytest.raises(mh.ProviderUnavailable) as info:
