@@ -18,14 +18,17 @@ failover never delivers a message twice.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 import anyio
+import attrs
 
 from .adapter import Adapter
+from .config import from_toml
 from .connect import connect
 from .errors import (
     ConfigError,
@@ -97,6 +100,19 @@ class Hub:
             raise ConfigError("'default' must be an account name", key="default")
         return cls(clients, default=default, failover=tuple(failover))
 
+    @classmethod
+    def from_toml(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        table: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> Self:
+        """Build from a TOML file: ``default``, ``failover`` and ``[accounts.NAME]``
+        tables (at the root, or under ``table``); ``{env = "NAME"}`` values are
+        read from the environment, so secrets need not live in the file."""
+        return cls.from_config(from_toml(path, table=table), session=session)
+
     def __getitem__(self, name: str) -> Adapter[Any]:
         try:
             return self._clients[name]
@@ -117,12 +133,12 @@ class Hub:
         error is raised when every account failed.
         """
         if account is not None:
-            return await self[account].send(outgoing)
+            return attrs.evolve(await self[account].send(outgoing), account=account)
         order = [self.default, *(n for n in self.failover if n != self.default)]
         last: MessagingError | None = None
         for name in order:
             try:
-                return await self._clients[name].send(outgoing)
+                return attrs.evolve(await self._clients[name].send(outgoing), account=name)
             except MessagingError as exc:
                 if not _safe_to_fail_over(exc):
                     raise
@@ -145,7 +161,8 @@ class Hub:
 
         async def one(name: str) -> None:
             try:
-                results[name] = await self._clients[name].send(outgoing)
+                receipt = await self._clients[name].send(outgoing)
+                results[name] = attrs.evolve(receipt, account=name)
             except MessagingError as exc:
                 results[name] = exc
 

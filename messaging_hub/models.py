@@ -268,7 +268,9 @@ class Receipt:
 
     ``session_id`` is always set, so the next :class:`Outgoing` can pass it
     to continue the conversation. ``message_ids`` is empty when the
-    provider accepted the send without naming the message.
+    provider accepted the send without naming the message. ``account`` is
+    the :class:`~messaging_hub.Hub` account that delivered it (``None`` from
+    a bare client): after a failover, continue the conversation there.
     """
 
     session_id: str
@@ -276,6 +278,7 @@ class Receipt:
     status: MessageStatus = MessageStatus.ACCEPTED
     message_ids: tuple[str, ...] = ()
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+    account: str | None = None
 
 
 @attrs.frozen
