@@ -8,10 +8,15 @@ builds one from a mapping with cattrs, wrapping credentials in
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 import os
 import ssl as ssl_module
 import tomllib
+import types
+import typing
+from collections import abc
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +34,13 @@ from .transport.auth import AuthStrategy
 from .transport.http import DEFAULT_MAX_RESPONSE_BYTES, PoolLimits, Timeouts, Transport
 from .transport.retry import RetryPolicy
 
-__all__ = ["TransportOptions", "from_env", "from_toml", "structure_options"]
+__all__ = [
+    "TransportOptions",
+    "from_env",
+    "from_toml",
+    "resolve_env_refs",
+    "structure_options",
+]
 
 T = TypeVar("T")
 
@@ -132,18 +143,52 @@ def _first_key(exc: BaseException) -> tuple[str | None, str]:
     return None, str(exc) or type(exc).__name__
 
 
+_CONTAINERS = (dict, list, tuple, set, frozenset, Mapping, abc.Sequence, abc.Set)
+
+
+def _json_for_containers(cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with JSON text decoded where the option takes a mapping or list."""
+    out = dict(options)
+    if not attrs.has(cls):
+        return out
+    hints = typing.get_type_hints(cls)
+    for key, value in options.items():
+        if not isinstance(value, str) or value.lstrip()[:1] not in ("{", "["):
+            continue
+        kinds = [typing.get_origin(t) or t for t in _union_members(hints.get(key))]
+        if not any(isinstance(k, type) and issubclass(k, _CONTAINERS) for k in kinds):
+            continue
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"option {key!r}: not valid JSON ({exc.msg})", key=key) from None
+    return out
+
+
+def _union_members(hint: Any) -> tuple[Any, ...]:
+    if hint is None:
+        return ()
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return (hint,)
+
+
 def structure_options(cls: type[T], options: Mapping[str, Any], *, provider: str) -> T:
     """Build the options class ``cls`` from ``options`` or raise ConfigError."""
     if not isinstance(options, Mapping):
         raise ConfigError("options must be a mapping", provider=provider)
     try:
-        return _converter.structure(dict(options), cls)
+        return _converter.structure(_json_for_containers(cls, options), cls)
     except ConfigError as exc:
         exc.provider = exc.provider or provider
         raise
     except (ClassValidationError, ForbiddenExtraKeysError, ValueError, TypeError) as exc:
         key, reason = _first_key(exc)
         where = f"option {key!r}" if key else "options"
+        if reason == "unknown option" and key is not None:
+            known = [a.name for a in attrs.fields(cls)] if attrs.has(cls) else []
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            reason += f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
         raise ConfigError(f"{where}: {reason}", key=key, provider=provider) from None
 
 
@@ -151,7 +196,11 @@ def from_env(
     environ: Mapping[str, str] | None = None, *, prefix: str = "MESSAGING_HUB_"
 ) -> dict[str, Any]:
     """Options from environment variables: ``MESSAGING_HUB_PROVIDER``,
-    ``MESSAGING_HUB_ACCESS_TOKEN``, ... become ``provider``, ``access_token``."""
+    ``MESSAGING_HUB_ACCESS_TOKEN``, ... become ``provider``, ``access_token``.
+
+    Options that take a mapping or a list accept JSON text, so they can come
+    from the environment too: ``MESSAGING_HUB_RATE_LIMITS='{"Medium": [40, 60]}'``.
+    """
     env = os.environ if environ is None else environ
     return {
         name[len(prefix) :].lower(): value
@@ -160,10 +209,41 @@ def from_env(
     }
 
 
+def resolve_env_refs(
+    data: Any, environ: Mapping[str, str] | None = None, *, where: str = ""
+) -> Any:
+    """Replace every ``{env = "NAME"}`` table in ``data`` with that variable's value.
+
+    Lets a TOML file name where a secret lives instead of holding it; a
+    variable that is not set is a ConfigError naming it.
+    """
+    env = os.environ if environ is None else environ
+    if isinstance(data, dict):
+        if set(data) == {"env"} and isinstance(data["env"], str):
+            name = data["env"]
+            if name not in env:
+                raise ConfigError(
+                    f"{where or 'a value'} refers to the environment variable {name}, "
+                    "which is not set",
+                    key=where.rsplit(".", 1)[-1] or None,
+                )
+            return env[name]
+        return {
+            k: resolve_env_refs(v, env, where=f"{where}.{k}" if where else str(k))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [resolve_env_refs(v, env, where=where) for v in data]
+    return data
+
+
 def from_toml(
     path: str | os.PathLike[str], *, table: str | None = "messaging_hub"
 ) -> dict[str, Any]:
-    """Options from a TOML file; ``table`` is a dotted table name (or None for the root)."""
+    """Options from a TOML file; ``table`` is a dotted table name (or None for the root).
+
+    A value written ``{env = "NAME"}`` is read from that environment variable.
+    """
     try:
         data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -179,7 +259,8 @@ def from_toml(
             data = data[part]
     if not isinstance(data, dict):
         raise ConfigError(f"[{table}] in {os.fspath(path)!r} is not a table", key=table)
-    return dict(data)
+    resolved: dict[str, Any] = resolve_env_refs(data)
+    return resolved
 
 
 def _finite_positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:

@@ -149,11 +149,25 @@ class BadRequest(ProviderError, InvalidRequest):
         details: Any = None,
         field_errors: Mapping[str, list[str]] | None = None,
     ) -> None:
+        listed = _field_errors_text(field_errors)
+        if listed and listed not in message:
+            message = f"{message}: {listed}"
         ProviderError.__init__(
             self, message, provider=provider, status=status, code=code, details=details
         )
         self.field = next(iter(field_errors), None) if field_errors else None
         self.field_errors = dict(field_errors or {})
+
+
+def _field_errors_text(field_errors: Mapping[str, list[str]] | None, limit: int = 500) -> str:
+    """``from: Sender ID ... is not allowed; text: too long``, cut at ``limit``."""
+    if not field_errors:
+        return ""
+    text = "; ".join(
+        f"{name}: {', '.join(str(m) for m in messages)}" if messages else str(name)
+        for name, messages in field_errors.items()
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class AuthenticationError(ProviderError):

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import partial
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import aiohttp
@@ -229,7 +230,8 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> errors.ProviderError:
     """The typed error for an HTTP failure ``status`` with body ``info``."""
-    message = info.message or f"HTTP {status}"
+    # str() adds "(HTTP 503)": the message itself says what the status means.
+    message = info.message or _status_phrase(status)
     if status == 429:
         return errors.RateLimited(
             message,
@@ -254,6 +256,13 @@ def error_for_status(
         )
     cls = _STATUS_ERRORS.get(status, errors.ProviderError)
     return cls(message, provider=provider, status=status, code=info.code, details=info.details)
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "the provider answered with an error"
 
 
 ResponseHook = Callable[[Response, "str | None"], Awaitable[None] | None]
