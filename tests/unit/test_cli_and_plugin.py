@@ -103,7 +103,7 @@ def test_cli_sends_and_reads_with_a_toml_config(
         assert session_id in capsys.readouterr().out
         assert main(["history", "--config", str(config), session_id]) == 0
         assert "from cli" in capsys.readouterr().out
-        assert main(["send", "--config", str(config), "--to", "12ab", "--text", "x"]) == 1
+        assert main(["send", "--config", str(config), "--to", "12ab", "--text", "x"]) == 8
         assert "error:" in capsys.readouterr().err
     finally:
         stop.set()
