@@ -87,13 +87,16 @@ async def watch(
             high_water = newest
         fresh: list[Message] = []
         for session_id in changed:
+            batch: list[Message] = []
             async for message in client.history(session_id, limit=lookback):
                 key = (message.session_id or session_id, message.id)
                 if key in seen:
                     break  # newest first: everything older was seen already
                 seen.add(key)
-                fresh.append(message)
+                batch.append(message)
+            fresh.extend(reversed(batch))  # oldest first, as they arrived
         if not first:
+            # Stable: messages stamped in the same second keep arrival order.
             fresh.sort(key=lambda m: m.created_at)
             for message in fresh:
                 if not inbound_only or message.direction is not Direction.OUTBOUND:

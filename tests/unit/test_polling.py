@@ -44,3 +44,23 @@ async def test_watch_refuses_bad_arguments() -> None:
         with pytest.raises(mh.InvalidRequest):
             await watch(client, interval=0).__anext__()
         assert fake.requests == []
+
+
+async def test_watch_keeps_arrival_order_within_one_second() -> None:
+    async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
+        session_id = fake.deliver_inbound(from_user="1123", text="opening")
+        received: list[str] = []
+
+        async def bot() -> None:
+            async for message in watch(client, interval=0.02):
+                received.append(message.text)
+                if len(received) == 4:
+                    return
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(bot)
+                await anyio.sleep(0.1)
+                for text in ("one", "two", "three", "four"):  # all in the same second
+                    fake.deliver_inbound(from_user="1123", text=text, session_id=session_id)
+        assert received == ["one", "two", "three", "four"]
