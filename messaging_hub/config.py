@@ -109,6 +109,12 @@ def _ssl_option(value: Any, _: type) -> bool | ssl_module.SSLContext:
     return _bool(value, bool)
 
 
+def _trace_config(value: Any, _: type) -> aiohttp.TraceConfig:
+    if not isinstance(value, aiohttp.TraceConfig):
+        raise ValueError(f"expected an aiohttp.TraceConfig, got {type(value).__name__}")
+    return value
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(bool, _bool)
@@ -116,6 +122,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(ZoneInfo, _zone)
     conv.register_structure_hook(bool | ssl_module.SSLContext, _ssl_option)
+    conv.register_structure_hook(aiohttp.TraceConfig, _trace_config)
     return conv
 
 
@@ -303,6 +310,8 @@ class TransportOptions:
     """An ``http://[user:password@]host:port`` proxy for every request."""
     trust_env: bool = False
     """Honour ``HTTP(S)_PROXY``/``NO_PROXY`` (and ``.netrc``) on the library's own session."""
+    trace_configs: tuple[aiohttp.TraceConfig, ...] = ()
+    """aiohttp ``TraceConfig`` objects (OpenTelemetry's, say) for the library's own session."""
 
     def __attrs_post_init__(self) -> None:
         if self.ca_bundle is not None and self.ssl is not True:
@@ -313,6 +322,10 @@ class TransportOptions:
             )
         if self.proxy is not None:
             _proxy_parts(self.proxy)
+        if not all(isinstance(t, aiohttp.TraceConfig) for t in self.trace_configs):
+            raise ConfigError(
+                "trace_configs must be aiohttp.TraceConfig objects", key="trace_configs"
+            )
 
     def make_transport(
         self,
@@ -344,6 +357,7 @@ class TransportOptions:
             proxy=proxy,
             proxy_auth=proxy_auth,
             trust_env=self.trust_env,
+            trace_configs=self.trace_configs,
             secrets=self.secrets(),
             **extra,
         )

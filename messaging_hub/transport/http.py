@@ -71,6 +71,8 @@ T = TypeVar("T")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _ERROR_BODY_LIMIT = 64 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# Shorter waits for the client-side rate limit are routine, not news.
+_PACING_LOG_THRESHOLD = 0.05
 # Form/JSON fields of token requests that a provider might repeat in an error.
 _SENSITIVE_FIELDS = frozenset(
     {"password", "client_secret", "refresh_token", "assertion", "access_token", "token", "code"}
@@ -305,6 +307,7 @@ class Transport:
         proxy_auth: tuple[str, Secret] | None = None,
         trust_env: bool = False,
         secrets: Iterable[Secret | str] = (),
+        trace_configs: Iterable[aiohttp.TraceConfig] = (),
     ) -> None:
         self.provider = provider
         self.base_url = checked_base_url(base_url, key="base_url", provider=provider)
@@ -326,6 +329,7 @@ class Transport:
         self.on_response = on_response
         self.max_response_bytes = max_response_bytes
         self.trust_env = trust_env
+        self.trace_configs = list(trace_configs)
         self._session = session
         self._owns_session = session is None
         # The event loop the session (and the auth and rate-limit locks) belong to.
@@ -392,6 +396,7 @@ class Transport:
                 headers={"User-Agent": "messaging-hub/0.1"},
                 raise_for_status=False,
                 trust_env=self.trust_env,
+                trace_configs=self.trace_configs or None,
             )
             # aiohttp silently resends an idempotent request once when a reused
             # connection drops; this transport counts and classifies every
@@ -876,18 +881,57 @@ class Transport:
             delay,
             attempt + 1,
             self.retry.max_attempts,
+            extra={
+                "event": "retry",
+                "provider": self.provider,
+                "http_method": method,
+                "path": url.path,
+                "reason": reason,
+                "delay": delay,
+                "attempt": attempt + 1,
+                "max_attempts": self.retry.max_attempts,
+            },
         )
         await anyio.sleep(delay)
 
     async def _pace(self, group: str | None) -> None:
+        if self.rate_limiter is None:
+            return
+        started = time.monotonic()
         if isinstance(self.rate_limiter, GroupedRateLimiter):
             await self.rate_limiter.acquire(group)
-        elif self.rate_limiter is not None:
+        else:
             await self.rate_limiter.acquire()
+        waited = time.monotonic() - started
+        if waited >= _PACING_LOG_THRESHOLD:
+            log.info(
+                "%s: paced %.2f s by the client-side rate limit%s",
+                self.provider,
+                waited,
+                f" ({group})" if group else "",
+                extra={
+                    "event": "rate_limit_wait",
+                    "provider": self.provider,
+                    "rate_group": group,
+                    "waited": waited,
+                },
+            )
 
     def _hold(self, group: str | None, seconds: float | None) -> None:
         if seconds is None:
             return
+        log.info(
+            "%s: the provider asked for a %.2f s pause%s",
+            self.provider,
+            seconds,
+            f" ({group})" if group else "",
+            extra={
+                "event": "rate_limited",
+                "provider": self.provider,
+                "rate_group": group,
+                "retry_after": seconds,
+            },
+        )
         limiter = (
             self.rate_limiter.get(group)
             if isinstance(self.rate_limiter, GroupedRateLimiter)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 import messaging_hub as mh
@@ -107,3 +110,47 @@ async def test_a_bare_client_receipt_has_no_account(fake_netsapiens: FakeServer)
     async with mh.connect(fake_netsapiens.config) as client:
         receipt = await client.send(mh.Outgoing(to=["1004"], text="bare"))
     assert receipt.account is None
+
+
+async def test_trace_configs_see_every_request(fake_netsapiens: FakeServer) -> None:
+    seen: list[str] = []
+
+    async def on_start(session: Any, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        seen.append(f"{params.method} {params.url.path}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with mh.connect({**fake_netsapiens.config, "trace_configs": [trace]}) as client:
+        await client.send(mh.Outgoing(to=["1004"], text="traced"))
+    assert any(s.startswith("POST ") and s.endswith("/messages") for s in seen)
+
+
+def test_trace_configs_must_be_trace_configs() -> None:
+    with pytest.raises(mh.ConfigError) as info:
+        mh.connect(
+            "netsapiens",
+            base_url="https://p.example/ns-api/v2",
+            access_token="t",
+            trace_configs=["not a trace config"],
+        )
+    assert info.value.key == "trace_configs"
+
+
+async def test_retries_and_pacing_are_logged_with_structured_fields(
+    fake_ringcentral: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="messaging_hub.transport")
+    config = {**fake_ringcentral.config, "rate_limits": {"Light": [1, 0.3]}}
+    async with mh.connect(config) as client:
+        fake_ringcentral.fail(status=503, method="GET", path="/message-store$")
+        [s async for s in client.sessions(limit=1)]
+        [s async for s in client.sessions(limit=1)]
+    events = {getattr(r, "event", None): r for r in caplog.records}
+    retry = events["retry"]
+    assert vars(retry)["provider"] == "ringcentral"
+    assert vars(retry)["http_method"] == "GET"
+    assert vars(retry)["attempt"] == 2
+    assert "503" in vars(retry)["reason"]
+    wait = events["rate_limit_wait"]
+    assert vars(wait)["rate_group"] == "Light"
+    assert vars(wait)["waited"] > 0
