@@ -24,6 +24,7 @@ from .transport.http import watch_writes
 __all__ = ["Adapter", "Capability"]
 
 NativeT = TypeVar("NativeT")
+T = TypeVar("T")
 
 
 class Capability(enum.Flag):
@@ -71,6 +72,24 @@ class Adapter(ABC, Generic[NativeT]):
     def native(self) -> NativeT:
         """The provider's native client, one method per documented endpoint."""
         return self._native
+
+    def native_as(self, cls: type[T]) -> T:
+        """The native client, typed as ``cls``; for clients whose type a type
+        checker cannot know (``hub["name"]``, ``connect(mapping)``)::
+
+            api = hub["sms"].native_as(RingCentralAPI)  # a RingCentralAPI
+
+        Raises :class:`UnsupportedOperation` when this client's native API is
+        not a ``cls`` (the account is configured for another provider).
+        """
+        native = self._native
+        if not isinstance(native, cls):
+            raise UnsupportedOperation(
+                f"native_as({cls.__name__})",
+                provider=self.provider,
+                detail=f"this client's native API is a {type(native).__name__}",
+            )
+        return native
 
     # -- the four operations ------------------------------------------------
     async def send(self, outgoing: Outgoing) -> Receipt:

@@ -154,3 +154,14 @@ async def test_retries_and_pacing_are_logged_with_structured_fields(
     wait = events["rate_limit_wait"]
     assert vars(wait)["rate_group"] == "Light"
     assert vars(wait)["waited"] > 0
+
+
+async def test_native_as_narrows_a_hub_account(fake_netsapiens: FakeServer) -> None:
+    from messaging_hub.adapters.netsapiens import NetSapiensAPI
+    from messaging_hub.adapters.ringcentral import RingCentralAPI
+
+    async with mh.Hub.from_config({"accounts": {"pbx": fake_netsapiens.config}}) as hub:
+        api = hub["pbx"].native_as(NetSapiensAPI)
+        assert isinstance(api, NetSapiensAPI)
+        with pytest.raises(mh.UnsupportedOperation, match="NetSapiensAPI"):
+            hub["pbx"].native_as(RingCentralAPI)
