@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+# pytester runs inner pytest sessions: the plugin is tested as users meet it.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
