@@ -27,6 +27,7 @@ from .errors import (
     UnsupportedOperation,
 )
 from .hub import Hub
+from .inbound import listen, watch, webhooks
 from .models import (
     Address,
     AddressKind,
@@ -39,7 +40,6 @@ from .models import (
     Receipt,
     Session,
 )
-from .polling import watch
 from .registry import available_providers
 from .secret import Secret
 
@@ -80,5 +80,7 @@ __all__ = [
     "connect",
     "from_env",
     "from_toml",
+    "listen",
     "watch",
+    "webhooks",
 ]

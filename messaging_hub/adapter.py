@@ -12,7 +12,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import aiohttp
 
@@ -20,6 +20,10 @@ from .errors import ClientClosed, InvalidRequest, MalformedResponse, Unsupported
 from .models import Message, Outgoing, Receipt, Session
 from .pagination import take
 from .transport.http import watch_writes
+
+if TYPE_CHECKING:
+    from .inbound.source import InboundSource
+    from .inbound.webhooks import WebhookReceiver
 
 __all__ = ["Adapter", "Capability"]
 
@@ -42,6 +46,10 @@ class Capability(enum.Flag):
     """Sessions are derived from recent history, not stored by the provider."""
     MESSAGE_DELETE = enum.auto()
     """``delete`` also accepts a single :class:`Message`."""
+    PUSH = enum.auto()
+    """The provider pushes inbound messages: ``listen()`` needs no polling."""
+    WEBHOOKS = enum.auto()
+    """``webhooks.aiohttp_app``/``asgi_app`` can receive the provider's callbacks."""
 
 
 class Adapter(ABC, Generic[NativeT]):
@@ -56,6 +64,12 @@ class Adapter(ABC, Generic[NativeT]):
     capabilities: ClassVar[Capability]
     session_filters: ClassVar[frozenset[str]] = frozenset()
     history_filters: ClassVar[frozenset[str]] = frozenset()
+    dials_phones: ClassVar[bool] = False
+    """Whether national phone numbers are resolved with :attr:`default_region`
+    before sending (adapters without phones leave them to their own checks)."""
+    default_region: str | None = None
+    """The country national phone numbers are dialled in (the ``default_region``
+    option); None: phone numbers must come with their country code."""
 
     def __init__(self, native: NativeT) -> None:
         self._native = native
@@ -101,6 +115,8 @@ class Adapter(ABC, Generic[NativeT]):
             raise UnsupportedOperation("attachments", provider=self.provider)
         if len(outgoing.to) > 1 and Capability.GROUP not in self.capabilities:
             raise UnsupportedOperation("sending to several recipients", provider=self.provider)
+        if self.dials_phones:
+            outgoing = outgoing.in_region(self.default_region, provider=self.provider)
         with watch_writes() as answered:
             try:
                 return await self._send(outgoing)
@@ -145,6 +161,24 @@ class Adapter(ABC, Generic[NativeT]):
                 "delete() takes a session id, a Session or a Message", provider=self.provider
             )
         await self._delete(target)
+
+    # -- inbound ------------------------------------------------------------
+    def inbound_source(self, **options: Any) -> InboundSource:
+        """Where :func:`messaging_hub.listen` reads inbound messages from.
+
+        Adapters whose provider pushes (or has an inbound listing) override
+        it; the default polls recent conversations' history.
+        """
+        self._ensure_open()
+        from .inbound.polling import HistoryPollingSource
+
+        return HistoryPollingSource(self, **options)
+
+    def webhook_receiver(self, **options: Any) -> WebhookReceiver:
+        """The verifier/parser for the provider's webhook calls (see
+        :mod:`messaging_hub.inbound.webhooks`); UnsupportedOperation where the
+        provider has none."""
+        raise UnsupportedOperation("receiving webhooks", provider=self.provider)
 
     # -- to implement -----------------------------------------------------
     @abstractmethod

@@ -1,0 +1,149 @@
+"""``listen()``: inbound messages as they arrive, push where the provider offers it.
+
+One loop for every provider (see :mod:`.source` for what adapters supply):
+
+* push sources: subscribe, catch up from the last point seen (history or
+  the provider's sync), then read the pushed stream; when it drops,
+  reconnect with backoff and catch up again, so nothing is lost;
+* polling sources: catch up every ``poll_interval`` seconds.
+
+Each message is yielded once (a bounded memory of recent ids drops what a
+catch-up and the stream both deliver) and in arrival order. Errors that a
+retry cannot fix (refused credentials, missing permission, configuration)
+end the listener; outages, rate limits and unreadable answers are retried
+with exponential backoff for as long as the caller keeps listening.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Collection
+from datetime import datetime
+from typing import Any
+
+import anyio
+
+from ..adapter import Adapter
+from ..errors import InvalidRequest, MalformedResponse, ProviderUnavailable, RateLimited
+from ..models import Direction, Message, MessageKind
+from .seen import BoundedSeen
+from .source import Delivery
+
+__all__ = ["listen"]
+
+log = logging.getLogger("messaging_hub.inbound")
+
+# Failures worth waiting out; anything else ends the listener.
+_TRANSIENT = (ProviderUnavailable, RateLimited, MalformedResponse)
+
+
+async def listen(
+    client: Adapter[Any],
+    *,
+    kinds: Collection[MessageKind] | None = None,
+    since: datetime | None = None,
+    inbound_only: bool = True,
+    max_backoff: float = 30.0,
+    memory: int = 10_000,
+    **source_options: Any,
+) -> AsyncIterator[Message]:
+    """Yield messages as they arrive, each once, in arrival order.
+
+    ``since`` (an aware datetime) first replays what arrived after it;
+    without it, only messages arriving from now on are yielded. ``kinds``
+    keeps only those message kinds; ``inbound_only`` (the default) skips the
+    account's own messages. ``source_options`` go to the provider's source
+    (e.g. ``poll_interval`` for providers without push). ``client.capabilities``
+    says whether the provider pushes (``Capability.PUSH``) or is polled.
+    """
+    if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
+        raise InvalidRequest("since must be an aware datetime", field="since")
+    if max_backoff <= 0 or memory < 1:
+        raise InvalidRequest("max_backoff must be > 0 and memory >= 1")
+    wanted = frozenset(kinds) if kinds is not None else None
+    source = client.inbound_source(**source_options)
+    seen = BoundedSeen(memory)
+
+    def fresh(delivery: Delivery) -> Message | None:
+        message = delivery.message
+        if message is None:
+            return None
+        if not seen.add((message.session_id, message.id)):
+            return None
+        if inbound_only and message.direction is Direction.OUTBOUND:
+            return None
+        if wanted is not None and message.kind not in wanted:
+            return None
+        return message
+
+    failures = 0
+    try:
+        cursor = await _with_retries(lambda: source.start(since), client.provider, max_backoff)
+        while True:
+            try:
+                if source.push:
+                    stream = source.stream(cursor)
+                    try:
+                        # The first item says the subscription is live: catching up
+                        # now misses nothing (pushed messages wait in the socket).
+                        first = await anext(stream)
+                        cursor = first.cursor if first.cursor is not None else cursor
+                        async for delivery in source.catch_up(cursor):
+                            cursor = delivery.cursor
+                            if (message := fresh(delivery)) is not None:
+                                yield message
+                        async for delivery in stream:
+                            failures = 0  # the connection works
+                            if delivery.cursor is not None:
+                                cursor = delivery.cursor
+                            if (message := fresh(delivery)) is not None:
+                                yield message
+                    finally:
+                        closing = getattr(stream, "aclose", None)
+                        if closing is not None:
+                            await closing()
+                    # A server that keeps hanging up is backed off like any failure.
+                    raise ProviderUnavailable(
+                        "the push connection was closed", provider=client.provider
+                    )
+                else:
+                    async for delivery in source.catch_up(cursor):
+                        cursor = delivery.cursor
+                        if (message := fresh(delivery)) is not None:
+                            yield message
+                    failures = 0
+                    await anyio.sleep(source.poll_interval)
+            except _TRANSIENT as exc:
+                failures += 1
+                delay = _delay(failures, max_backoff, getattr(exc, "retry_after", None))
+                log.warning(
+                    "%s: inbound connection failed (%s); retrying in %.1f s",
+                    client.provider,
+                    exc,
+                    delay,
+                    extra={"event": "listen_retry", "provider": client.provider, "delay": delay},
+                )
+                await anyio.sleep(delay)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await source.aclose()
+
+
+def _delay(failures: int, ceiling: float, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), ceiling)
+    # Full jitter: many bots reconnecting after one outage do not stampede.
+    return random.uniform(0, min(ceiling, 0.5 * 2 ** (failures - 1)))  # noqa: S311
+
+
+async def _with_retries(call: Any, provider: str, ceiling: float) -> Any:
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except _TRANSIENT as exc:
+            failures += 1
+            delay = _delay(failures, ceiling, getattr(exc, "retry_after", None))
+            log.warning("%s: starting to listen failed (%s); retrying", provider, exc)
+            await anyio.sleep(delay)
