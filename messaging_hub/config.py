@@ -285,6 +285,31 @@ def _at_least(bound: float) -> Callable[[Any, attrs.Attribute[Any], float], None
     return check
 
 
+# Field validators, not __attrs_post_init__: every adapter's options class
+# defines its own __attrs_post_init__, which would silently replace these
+# checks. attrs runs validators after all fields are set, so they may
+# compare fields.
+def _ca_bundle_alone(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and instance.ssl is not True:
+        raise ConfigError(
+            "ca_bundle cannot be combined with ssl=False or an SSLContext "
+            "(load the bundle into the context instead)",
+            key="ca_bundle",
+        )
+
+
+def _proxy_shape(instance: Any, attribute: attrs.Attribute[Any], value: Secret | None) -> None:
+    if value is not None:
+        _proxy_parts(value)
+
+
+def _trace_configs(
+    instance: Any, attribute: attrs.Attribute[Any], value: tuple[aiohttp.TraceConfig, ...]
+) -> None:
+    if not all(isinstance(t, aiohttp.TraceConfig) for t in value):
+        raise ConfigError("trace_configs must be aiohttp.TraceConfig objects", key="trace_configs")
+
+
 @attrs.frozen(kw_only=True)
 class TransportOptions:
     """Connection options every adapter accepts."""
@@ -304,28 +329,16 @@ class TransportOptions:
     """The largest answer read into memory (after decompression); larger -> MalformedResponse."""
     ssl: bool | ssl_module.SSLContext = True
     """``False`` skips certificate checks (testing only); an ``SSLContext`` is used as given."""
-    ca_bundle: str | None = None
+    ca_bundle: str | None = attrs.field(default=None, validator=_ca_bundle_alone)
     """Path of a PEM file of CA certificates to trust instead of the system's."""
-    proxy: Secret | None = None
+    proxy: Secret | None = attrs.field(default=None, validator=_proxy_shape)
     """An ``http://[user:password@]host:port`` proxy for every request."""
     trust_env: bool = False
     """Honour ``HTTP(S)_PROXY``/``NO_PROXY`` (and ``.netrc``) on the library's own session."""
-    trace_configs: tuple[aiohttp.TraceConfig, ...] = ()
+    trace_configs: tuple[aiohttp.TraceConfig, ...] = attrs.field(
+        default=(), validator=_trace_configs
+    )
     """aiohttp ``TraceConfig`` objects (OpenTelemetry's, say) for the library's own session."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.ca_bundle is not None and self.ssl is not True:
-            raise ConfigError(
-                "ca_bundle cannot be combined with ssl=False or an SSLContext "
-                "(load the bundle into the context instead)",
-                key="ca_bundle",
-            )
-        if self.proxy is not None:
-            _proxy_parts(self.proxy)
-        if not all(isinstance(t, aiohttp.TraceConfig) for t in self.trace_configs):
-            raise ConfigError(
-                "trace_configs must be aiohttp.TraceConfig objects", key="trace_configs"
-            )
 
     def make_transport(
         self,
