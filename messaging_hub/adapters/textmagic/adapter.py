@@ -76,12 +76,14 @@ from ...models import (
     Session,
 )
 from ...pagination import unique
+from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
 from . import wire
 from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
 from .encoding import is_gsm, max_units, units
 
+    has_control_characters,
 __all__ = ["TextMagicAdapter", "TextMagicOptions"]
 
 PROVIDER = "textmagic"
@@ -105,6 +107,7 @@ _STATUSES = {
     "q": MessageStatus.QUEUED,  # queued on the TextMagic server
     "s": MessageStatus.QUEUED,  # scheduled to be sent later
     "r": MessageStatus.SENT,  # sent to the mobile operator
+_SENDER_ID = re.compile(r"[A-Za-z]")
     "a": MessageStatus.SENT,  # acknowledged by the operator
     "b": MessageStatus.SENT,  # queued by the operator
     "d": MessageStatus.DELIVERED,
@@ -125,13 +128,27 @@ def _auth_mode(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class TextMagicOptions(TransportOptions):
+def _header_value(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    # Sent in the X-TM-Username header (or inside Basic auth): a line break
+    # would end the header and start another.
+    if not value.strip() or has_control_characters(value):
+        raise ConfigError(
+            f"{attribute.name} must be non-empty, without line breaks or control characters",
+            key=attribute.name,
+        )
+
+
     """Options of ``connect("textmagic", ...)``."""
 
-    username: str
+    username: str = attrs.field(validator=_header_value)
     api_key: Secret = attrs.field(repr=False)
     base_url: str = "https://rest.textmagic.com"
     from_number: str | None = None
-    """Default sender: a number of the account or an allowed sender ID."""
+    """Default sender: a number of the account (E.164, or national with
+    ``default_region``) or an allowed sender ID (letters)."""
+    default_region: str | None = None
+    """The country national phone numbers are dialled in (``"US"``); unset,
+    numbers need their country code (``+`` or ``00``)."""
     auth: str = attrs.field(default="headers", validator=_auth_mode)
     """``headers`` (X-TM-Username / X-TM-Key) or ``basic`` (HTTP Basic)."""
     requests_per_second: int = attrs.field(default=50, validator=attrs.validators.ge(1))
@@ -148,6 +165,22 @@ class TextMagicOptions(TransportOptions):
 
 @attrs.frozen
 class _Ref:
+    def __attrs_post_init__(self) -> None:
+        region = options_region(self.default_region, provider=PROVIDER)
+        object.__setattr__(self, "default_region", region)
+        number = self.from_number
+        if number is not None and _SENDER_ID.search(number) is None:
+            # Digits: a phone number, put in E.164 like any other. A sender
+            # ID has letters and goes as it is.
+            number = options_phone(number, region, key="from_number", provider=PROVIDER)
+            object.__setattr__(self, "from_number", number)
+        if self.auth == "basic" and ":" in self.username:
+            raise ConfigError(
+                "username must not contain ':' with HTTP Basic auth",
+                key="username",
+                provider=PROVIDER,
+            )
+
     """A unified session id: a TextMagic session, or a bulk not yet resolved."""
 
     id: int
@@ -215,10 +248,12 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     @classmethod
     def from_options(
         cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    dials_phones = True
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
         limiter = RateLimiter(opts.requests_per_second, PACING_WINDOW)
+        self.default_region = options.default_region
         pause = opts.throttle_pause
 
         def on_response(response: Response, _: str | None) -> None:
@@ -366,8 +401,8 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         configured = self.options.from_number
         if not configured:
             return None  # the account's default sender
-        digits = configured.strip().lstrip("+")
-        return digits if _DIGITS.match(digits) else configured.strip()
+        # A number is in E.164 since connect(); TextMagic writes it without "+".
+        return configured.lstrip("+") if configured.startswith("+") else configured.strip()
 
     # -- resolving ids ------------------------------------------------------------
     async def _resolve(self, ref: _Ref) -> int | None:
