@@ -20,6 +20,7 @@ Retry rules (nothing is sent twice by accident):
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
 import logging
 import ssl as ssl_module
@@ -404,14 +405,23 @@ class Transport:
             self._session._retry_connection = False
         return self._session
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, url: URL, headers: CIMultiDict[str]) -> dict[str, Any]:
+        """Options for one request to ``url``: the fixed ones, the headers,
+        and the proxy's credentials where they must go."""
         if self._proxy_auth is None:
-            return self._request_options
+            return {**self._request_options, "headers": headers}
         login, password = self._proxy_auth
-        return {
-            **self._request_options,
-            "proxy_auth": aiohttp.BasicAuth(login, password.reveal()),
-        }
+        # Built per request, so the transport holds no revealed copy.
+        # aiohttp's proxy_auth=BasicAuth(...) is deprecated (a warning on
+        # every request), and its proxy_headers reach only the CONNECT of
+        # an https tunnel: a plain http request goes to the proxy itself,
+        # so it carries the header (never through a tunnel to the origin).
+        credentials = {"Proxy-Authorization": _basic_auth(login, password.reveal())}
+        if url.scheme == "https":
+            return {**self._request_options, "headers": headers, "proxy_headers": credentials}
+        with_credentials = CIMultiDict(headers)
+        with_credentials.update(credentials)
+        return {**self._request_options, "headers": with_credentials}
 
     async def aclose(self) -> None:
         """Release the auth (revoking tokens it obtained) and the session."""
@@ -595,7 +605,7 @@ class Transport:
         failure: _TransportFailure | None = None
         try:
             async with session.request(
-                method, url, headers=headers, json=json_body, data=data, **self._options()
+                method, url, json=json_body, data=data, **self._options(url, headers)
             ) as resp:
                 if not idempotent:
                     answered = _writes_answered.get()
@@ -663,7 +673,10 @@ class Transport:
         if isinstance(exc, aiohttp.ClientProxyConnectionError):
             return _TransportFailure(
                 _Outcome.NOT_SENT,
-                f"could not connect to the proxy: {_os_reason(exc.os_error)}",
+                # The proxy's address (never its credentials): "connection
+                # refused" alone would send the user looking at the provider.
+                f"could not connect to the proxy {exc.host}:{exc.port}: "
+                + _os_reason(exc.os_error),
                 exc.os_error,
             )
         if isinstance(exc, aiohttp.ClientConnectorDNSError):
@@ -743,7 +756,6 @@ class Transport:
         if params:
             url = url.update_query(_query(params))
         options = {
-            **self._options(),
             "timeout": aiohttp.ClientTimeout(
                 total=None, sock_connect=self.timeouts.connect, sock_read=self.timeouts.read
             ),
@@ -764,7 +776,9 @@ class Transport:
             failure: _TransportFailure | None = None
             try:
                 with anyio.fail_after(self.timeouts.total):
-                    resp = await session.request(method, url, headers=sent, **options)
+                    resp = await session.request(
+                        method, url, **{**self._options(url, sent), **options}
+                    )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failure = self._failure(exc, url)
             if failure is not None:
@@ -980,6 +994,12 @@ def _chained(error: errors.MessagingError, cause: BaseException | None) -> error
     error.__cause__ = cause
     error.__suppress_context__ = True
     return error
+
+
+def _basic_auth(login: str, password: str) -> str:
+    """A Basic credentials header value (RFC 7617, UTF-8)."""
+    pair = f"{login}:{password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _os_reason(error: OSError | None) -> str:
