@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -89,6 +90,9 @@ class FakeServer:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._scheme = "http"
+        self.ssl_context: ssl.SSLContext | None = None
+        """Set before :meth:`start` to serve HTTPS with this server-side context."""
         self._faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
         # Providers accept large media (RingCentral: 55 MB faxes); aiohttp's
@@ -115,8 +119,9 @@ class FakeServer:
             self.app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self.ssl_context)
         await site.start()
+        self._scheme = "https" if self.ssl_context is not None else "http"
         server = site._server
         assert server is not None and isinstance(server, asyncio.Server)
         self._port = server.sockets[0].getsockname()[1]
@@ -142,10 +147,10 @@ class FakeServer:
 
     @property
     def origin(self) -> str:
-        """``http://127.0.0.1:<port>`` of the running server."""
+        """``http(s)://127.0.0.1:<port>`` of the running server."""
         if self._runner is None:
             raise RuntimeError("the fake server is not running")
-        return f"http://{self._host}:{self._port}"
+        return f"{self._scheme}://{self._host}:{self._port}"
 
     # -- test helpers ------------------------------------------------------
     def fail(self, fault: Fault | None = None, /, **kwargs: Any) -> Fault:
