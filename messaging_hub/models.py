@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
 from .errors import InvalidRequest
+from .phones import MAX_NATIONAL_DIGITS, PUNCTUATION, to_e164
 
 __all__ = [
     "Address",
@@ -32,18 +34,29 @@ __all__ = [
 
 # ASCII digits only: \d and str.isdigit() also accept Arabic-Indic, fullwidth
 # and other digits that no provider dials.
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _DIGITS = re.compile(r"[0-9]+")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 # Extensions are short dial strings (PBX users, RingCentral extension numbers).
 _MAX_EXTENSION_DIGITS = 6
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character or a Unicode line break.
+
+    Such characters end or split an HTTP header line (``\\r``, ``\\n``) or
+    are refused by HTTP stacks (``\\x00``, ``\\x7f``, C1 controls).
+    """
+    return any(
+        unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text if not " " <= ch <= "~"
+    )
 
 
 class AddressKind(enum.Enum):
     """What an :class:`Address` value is."""
 
     PHONE = "phone"
-    """A phone number in E.164 (``+18585551234``)."""
+    """A phone number in E.164 (``+18585551234``); a national number read by
+    :meth:`Address.parse` keeps its digits until a client with a
+    ``default_region`` puts it in E.164 (see :attr:`Address.is_national`)."""
     EXTENSION = "extension"
     """A short internal number (``1004``)."""
     JID = "jid"
@@ -64,18 +77,12 @@ class Address:
     kind: AddressKind
 
     @classmethod
-    def phone(cls, number: str) -> Address:
-        """A phone number, normalised to E.164; national punctuation is removed."""
+    def phone(cls, number: str, region: str | None = None) -> Address:
+        """A phone number in E.164. ``+`` or ``00`` starts an international
+        number; any other is read as dialled in ``region`` (``"US"``, ``"GB"``)
+        and refused without one. Impossible numbers are refused."""
         _require_str(number, "a phone number")
-        compact = _PHONE_PUNCTUATION.sub("", number.strip())
-        if not compact.startswith("+") and _DIGITS.fullmatch(compact) and len(compact) >= 10:
-            compact = "+" + compact
-        if not _E164.fullmatch(compact):
-            raise InvalidRequest(
-                f"{number!r} is not a phone number in E.164 form (+ and 7-15 digits)",
-                field="to",
-            )
-        return cls(compact, AddressKind.PHONE)
+        return cls(to_e164(number, region), AddressKind.PHONE)
 
     @classmethod
     def extension(cls, number: str) -> Address:
@@ -106,8 +113,10 @@ class Address:
 
     @classmethod
     def parse(cls, text: str | Address) -> Address:
-        """Guess the kind: ``+...`` or 7+ digits is a phone, up to 6 digits an
-        extension, ``local@domain`` a JID; anything else is rejected."""
+        """Guess the kind: ``local@domain`` is a JID, up to 6 digits an
+        extension, ``+``/``00`` and digits a phone number in E.164; a longer
+        number without them is a national phone number (:attr:`is_national`),
+        put in E.164 by the client's ``default_region`` when sent."""
         if isinstance(text, Address):
             return text
         if not isinstance(text, str):
@@ -117,16 +126,33 @@ class Address:
             raise InvalidRequest("an address must not be empty", field="to")
         if "@" in value:
             return cls.jid(value)
-        compact = _PHONE_PUNCTUATION.sub("", value)
-        if compact.startswith("+"):
+        compact = PUNCTUATION.sub("", value)
+        if _DIGITS.fullmatch(compact) and len(compact) <= _MAX_EXTENSION_DIGITS:
+            return cls.extension(compact)
+        if compact.startswith(("+", "00")):
             return cls.phone(value)
         if _DIGITS.fullmatch(compact):
-            if len(compact) <= _MAX_EXTENSION_DIGITS:
-                return cls.extension(compact)
-            return cls.phone(value)
+            if len(compact) > MAX_NATIONAL_DIGITS:
+                raise InvalidRequest(f"{text!r} is too long for a phone number", field="to")
+            # The country is not known here: the client that sends it knows
+            # its default_region (Outgoing.in_region), or refuses it.
+            return cls(compact, AddressKind.PHONE)
         raise InvalidRequest(
             f"{text!r} is neither a phone number, an extension nor a JID", field="to"
         )
+
+    @property
+    def is_national(self) -> bool:
+        """Whether this is a phone number still without its country code."""
+        return self.kind is AddressKind.PHONE and not self.value.startswith("+")
+
+    def in_region(self, region: str | None) -> Address:
+        """This address, a national phone number put in E.164 as dialled in
+        ``region``; without a region that raises InvalidRequest. Other
+        addresses are returned as they are."""
+        if not self.is_national:
+            return self
+        return Address.phone(self.value, region)
 
     def __str__(self) -> str:
         return self.value
@@ -205,9 +231,17 @@ class Attachment:
     id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.content_type, str) or "/" not in self.content_type:
+        if not _is_media_type(self.content_type):
             raise InvalidRequest(
-                f"{self.content_type!r} is not a media type (type/subtype)",
+                f"{self.content_type!r} is not a media type (type/subtype, printable ASCII)",
+                field="attachments",
+            )
+        if self.filename is not None and (
+            not isinstance(self.filename, str) or has_control_characters(self.filename)
+        ):
+            # The name goes into a Content-Disposition header on upload.
+            raise InvalidRequest(
+                f"{self.filename!r} is not a file name without control characters",
                 field="attachments",
             )
         if self.content is not None and not isinstance(self.content, bytes):
@@ -217,6 +251,39 @@ class Attachment:
             )
         if self.content is not None and self.size is None:
             object.__setattr__(self, "size", len(self.content))
+
+    @classmethod
+    def received(
+        cls,
+        content_type: str | None,
+        *,
+        filename: str | None = None,
+        size: int | None = None,
+        url: str | None = None,
+        id: str | None = None,
+    ) -> Attachment:
+        """An attachment as a provider listed it. A content type or file name
+        that could not be sent back (missing, malformed, control characters)
+        becomes ``application/octet-stream`` or no name, so one odd record
+        never stops a history walk; ``raw`` on the message keeps the original."""
+        media_type = content_type if _is_media_type(content_type) else None
+        if filename is not None and (
+            not isinstance(filename, str) or has_control_characters(filename)
+        ):
+            filename = None
+        return cls(
+            media_type or "application/octet-stream", filename=filename, size=size, url=url, id=id
+        )
+
+
+def _is_media_type(value: object) -> TypeGuard[str]:
+    # A media type is printable ASCII (RFC 6838) and goes into a header.
+    return (
+        isinstance(value, str)
+        and "/" in value
+        and all(" " <= ch <= "~" for ch in value)
+        and value.strip() == value
+    )
 
 
 def _attachments(values: Iterable[Attachment]) -> tuple[Attachment, ...]:
@@ -260,6 +327,41 @@ class Outgoing:
                     "outgoing attachments must be Attachment objects with content",
                     field="attachments",
                 )
+
+    @property
+    def is_national(self) -> bool:
+        """Whether a recipient or the sender is a national phone number
+        (see :meth:`in_region`)."""
+        return any(a.is_national for a in self.to) or (
+            self.sender is not None and self.sender.is_national
+        )
+
+    def in_region(self, region: str | None, *, provider: str | None = None) -> Outgoing:
+        """This message with national phone numbers put in E.164 as dialled in
+        ``region`` (clients call it with their ``default_region`` before
+        sending); InvalidRequest when there is no region or a number is
+        impossible there."""
+        if not self.is_national:
+            return self
+        try:
+            to = tuple(a.in_region(region) for a in self.to)
+        except InvalidRequest as exc:
+            exc.provider = exc.provider or provider
+            raise
+        sender = self.sender
+        if sender is not None:
+            try:
+                sender = sender.in_region(region)
+            except InvalidRequest as exc:
+                exc.field, exc.provider = "sender", exc.provider or provider
+                raise
+        try:
+            # evolve() runs the checks again: two spellings of one number
+            # are the same recipient once both are in E.164.
+            return attrs.evolve(self, to=to, sender=sender)
+        except InvalidRequest as exc:
+            exc.provider = exc.provider or provider
+            raise
 
 
 @attrs.frozen

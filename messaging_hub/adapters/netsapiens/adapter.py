@@ -36,6 +36,7 @@ from ...models import (
     Session,
 )
 from ...pagination import offset_pages, unique
+from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, OAuth2
 from . import wire
@@ -72,6 +73,10 @@ class NetSapiensOptions(TransportOptions):
     username: str | None = None
     password: Secret | None = None
     from_number: str | None = None
+    """The SMS sender; in E.164, or national with ``default_region``."""
+    default_region: str | None = None
+    """The country national phone numbers are dialled in (``"US"``); unset,
+    numbers need their country code (``+`` or ``00``)."""
     timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("UTC"))
 
     def __attrs_post_init__(self) -> None:
@@ -96,6 +101,10 @@ class NetSapiensOptions(TransportOptions):
             raise ConfigError(
                 f"contradictory credentials: {' and '.join(given)} are both set", key=given[1]
             )
+        region = options_region(self.default_region, provider=PROVIDER)
+        object.__setattr__(self, "default_region", region)
+        number = options_phone(self.from_number, region, key="from_number", provider=PROVIDER)
+        object.__setattr__(self, "from_number", number)
 
     def auth(self) -> AuthStrategy:
         """The auth strategy these credentials call for."""
@@ -176,10 +185,12 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     )
     session_filters = frozenset({"domain_wide"})
     history_filters = frozenset()
+    dials_phones = True
 
     def __init__(self, native: NetSapiensAPI, options: NetSapiensOptions) -> None:
         super().__init__(native)
         self.options = options
+        self.default_region = options.default_region
 
     @classmethod
     def from_options(
@@ -289,7 +300,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                 )
             return _wire_number(outgoing.sender)
         if self.options.from_number:
-            return _wire_number(Address.phone(self.options.from_number))
+            return self.options.from_number.lstrip("+")  # in E.164 since connect()
         raise InvalidRequest(
             "SMS needs a sender number: set from_number in the config or Outgoing.sender",
             field="sender",
@@ -370,8 +381,8 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         attachments: tuple[Attachment, ...] = ()
         if item.media_type:
             attachments = (
-                Attachment(
-                    content_type=item.media_type,
+                Attachment.received(
+                    item.media_type,
                     size=item.media_size or None,
                     url=item.file_access_url,
                     id=item.id,

@@ -49,6 +49,7 @@ from ...models import (
     Session,
 )
 from ...pagination import unique
+from ...phones import is_e164, options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2
 from ...transport.http import checked_base_url
@@ -132,6 +133,10 @@ class RingCentralOptions(TransportOptions):
     account_id: str = "~"
     extension_id: str = "~"
     from_number: str | None = None
+    """The SMS/MMS sender; in E.164, or national with ``default_region``."""
+    default_region: str | None = None
+    """The country national phone numbers are dialled in (``"US"``); unset,
+    numbers need their country code (``+`` or ``00``)."""
     rate_limits: dict[str, tuple[int, float]] = attrs.field(factory=dict)
     rate_limiting: bool = True
     history_since: str = attrs.field(default=EPOCH, validator=_check_since)
@@ -168,15 +173,10 @@ class RingCentralOptions(TransportOptions):
             for key in ("client_id", "client_secret"):
                 if not getattr(self, key):
                     raise ConfigError(f"the OAuth grant needs {key}", key=key, provider=PROVIDER)
-        if self.from_number is not None:
-            try:
-                Address.phone(self.from_number)
-            except InvalidRequest:
-                raise ConfigError(
-                    f"{self.from_number!r} is not an E.164 phone number",
-                    key="from_number",
-                    provider=PROVIDER,
-                ) from None
+        region = options_region(self.default_region, provider=PROVIDER)
+        object.__setattr__(self, "default_region", region)
+        number = options_phone(self.from_number, region, key="from_number", provider=PROVIDER)
+        object.__setattr__(self, "from_number", number)
 
     def grant(self) -> RingCentralGrant | None:
         """The OAuth grant these credentials call for (``None`` for a given token)."""
@@ -230,10 +230,11 @@ def _party(info: wire.CallerInfo | None) -> Address | None:
     if info is None:
         return None
     if info.phone_number:
-        try:
-            return Address.phone(info.phone_number)
-        except InvalidRequest:
-            return Address(info.phone_number, AddressKind.USER)
+        # What the provider reports is kept as it is: E.164 is a phone
+        # number; anything else (a short code, a national form) is not
+        # guessed into a country.
+        kind = AddressKind.PHONE if is_e164(info.phone_number) else AddressKind.USER
+        return Address(info.phone_number, kind)
     if info.extension_number:
         return Address(info.extension_number, AddressKind.EXTENSION)
     if info.extension_id:
@@ -268,8 +269,8 @@ def _status(item: wire.MessageInfo) -> MessageStatus:
 def to_message(item: wire.MessageInfo) -> Message:
     """A shared :class:`Message` from a message-store record."""
     attachments = tuple(
-        Attachment(
-            content_type=a.content_type or "application/octet-stream",
+        Attachment.received(
+            a.content_type,
             filename=a.name,
             size=a.size,
             url=a.uri,
@@ -325,10 +326,12 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
     )
     session_filters = frozenset({"message_type", "since"})
     history_filters = frozenset({"direction", "since", "until"})
+    dials_phones = True
 
     def __init__(self, native: RingCentralAPI, options: RingCentralOptions) -> None:
         super().__init__(native)
         self.options = options
+        self.default_region = options.default_region
 
     @classmethod
     def from_options(
@@ -356,6 +359,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
                 extension_id=opts.extension_id,
                 media_base_url=opts.media_base_url,
                 client=opts.grant(),
+                default_region=opts.default_region,
             )
         except InvalidRequest as exc:
             raise ConfigError(exc.message, key=exc.field, provider=PROVIDER) from None
@@ -415,7 +419,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             )
         self._check_text(outgoing.text, MAX_SMS_TEXT)
         sender = self._sender(outgoing)
-        numbers = [a.value for a in outgoing.to]
+        numbers = list(outgoing.to)  # Addresses: the native client does not parse them again
         if files:
             return await self.native.send_mms(
                 from_number=sender, to=numbers, attachments=files, text=outgoing.text or None
@@ -458,20 +462,21 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
                 provider=PROVIDER,
             )
         return await self.native.send_fax_message(
-            to=[a.value for a in outgoing.to],
+            to=list(outgoing.to),
             attachments=files,
             cover_page_text=outgoing.text or None,
         )
 
-    def _sender(self, outgoing: Outgoing) -> str:
+    def _sender(self, outgoing: Outgoing) -> Address:
         if outgoing.sender is not None:
             if outgoing.sender.kind is not AddressKind.PHONE:
                 raise InvalidRequest(
                     "an SMS sender must be a phone number", field="sender", provider=PROVIDER
                 )
-            return outgoing.sender.value
+            return outgoing.sender
         if self.options.from_number:
-            return Address.phone(self.options.from_number).value
+            # In E.164 since connect(): not parsed again on every send.
+            return Address(self.options.from_number, AddressKind.PHONE)
         raise InvalidRequest(
             "SMS needs a sender number: set from_number in the config or Outgoing.sender",
             field="sender",

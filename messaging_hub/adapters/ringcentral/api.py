@@ -31,7 +31,8 @@ from yarl import URL
 
 from ...datetimes import parse_timestamp
 from ...errors import InvalidRequest, MalformedResponse
-from ...models import Address
+from ...models import Address, AddressKind, has_control_characters
+from ...phones import check_region, to_e164
 from ...transport import Response, Transport, path, segment
 from .auth import REVOKE_PATH, RingCentralGrant
 from .wire import (
@@ -181,18 +182,9 @@ def _positive(value: int | None, field: str, maximum: int | None = None) -> int 
     return value
 
 
-def _phone(value: str, field: str) -> str:
-    try:
-        return Address.phone(value).value
-    except InvalidRequest:
-        raise _bad(f"{value!r} is not a phone number in E.164 form", field) from None
-
-
-def _phones(values: str | Sequence[str], field: str) -> list[str]:
-    items = [values] if isinstance(values, str) else list(values)
-    if not items:
-        raise _bad(f"{field} needs at least one phone number", field)
-    return [_phone(v, field) for v in items]
+Phone = str | Address
+"""A phone number: text (E.164, or national with ``default_region``) or an
+:class:`~messaging_hub.Address` (taken as checked when it was made)."""
 
 
 def _text(text: str, limit: int, field: str = "text") -> str:
@@ -224,8 +216,17 @@ class FilePart:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.content, bytes | bytearray | memoryview):
             raise _bad("file content must be bytes", "attachments")
-        if "/" not in self.content_type:
+        # Both go into the part's headers: a line break would add headers.
+        if (
+            not isinstance(self.content_type, str)
+            or "/" not in self.content_type
+            or not all(" " <= ch <= "~" for ch in self.content_type)
+        ):
             raise _bad(f"{self.content_type!r} is not a media type", "attachments")
+        if self.filename is not None and (
+            not isinstance(self.filename, str) or has_control_characters(self.filename)
+        ):
+            raise _bad(f"{self.filename!r} is not a file name", "attachments")
 
 
 @attrs.frozen
@@ -252,6 +253,8 @@ class RingCentralAPI:
     ``media_base_url`` is where attachment content is fetched from (the spec
     marks that operation ``x-media-api``); the transport must allow it.
     ``client`` holds the app credentials for the raw OAuth operations.
+    Phone numbers are E.164; a national number is read as dialled in
+    ``default_region`` (refused without one).
     """
 
     def __init__(
@@ -262,8 +265,12 @@ class RingCentralAPI:
         extension_id: str = "~",
         media_base_url: str = "https://media.ringcentral.com",
         client: RingCentralGrant | None = None,
+        default_region: str | None = None,
     ) -> None:
         self.transport = transport
+        self.default_region = (
+            None if default_region is None else check_region(default_region, field="default_region")
+        )
         self.account_id = _owner_part(account_id, "account_id")
         self.extension_id = _owner_part(extension_id, "extension_id")
         media = URL(media_base_url.rstrip("/"))
@@ -273,6 +280,35 @@ class RingCentralAPI:
         self.client = client
 
     # -- helpers -------------------------------------------------------------
+    def _phone(self, value: Phone, field: str) -> str:
+        """``value`` in E.164; a national number is read in ``default_region``."""
+        if isinstance(value, Address):
+            if value.kind is not AddressKind.PHONE:
+                raise _bad(f"{value.value!r} is not a phone number", field)
+            if not value.is_national:
+                return value.value  # checked when the Address was made: not parsed again
+            value = value.value
+        if not isinstance(value, str):
+            raise _bad(f"{field} must be a phone number, got {type(value).__name__}", field)
+        try:
+            return to_e164(value, self.default_region, field=field)
+        except InvalidRequest as exc:
+            raise _bad(exc.message, field) from None
+
+    def _phones(self, values: Phone | Sequence[Phone], field: str) -> list[str]:
+        items = [values] if isinstance(values, str | Address) else list(values)
+        if not items:
+            raise _bad(f"{field} needs at least one phone number", field)
+        return [self._phone(v, field) for v in items]
+
+    def _fax_recipients(self, to: Sequence[Phone | FaxRecipient]) -> list[FaxRecipient]:
+        return [
+            FaxRecipient(self._phone(r.phone_number, "to"), r.name)
+            if isinstance(r, FaxRecipient)
+            else FaxRecipient(self._phone(r, "to"))
+            for r in to
+        ]
+
     def _ext(self, account_id: str | None, extension_id: str | None) -> str:
         return path(
             EXT,
@@ -486,7 +522,9 @@ class RingCentralAPI:
             "readStatus": check_enums(read_status, READ_STATUSES, "read_status"),
             "page": _positive(page, "page"),
             "perPage": _positive(per_page, "per_page", MAX_PER_PAGE),
-            "phoneNumber": None if phone_number is None else _phone(phone_number, "phone_number"),
+            "phoneNumber": (
+                None if phone_number is None else self._phone(phone_number, "phone_number")
+            ),
             "voicemailOwner": (
                 None if voicemail_owner is None
                 else [_numeric_id(v, "voicemail_owner") for v in voicemail_owner]
@@ -729,17 +767,25 @@ class RingCentralAPI:
         served only there); any other host raises InvalidRequest, so the
         token is never sent elsewhere.
         """
+        if not isinstance(uri, str) or has_control_characters(uri) or " " in uri:
+            raise _bad("the attachment uri is not a valid URL", "uri")
         try:
             url = URL(uri)
+            valid = url.scheme.lower() in ("http", "https") and bool(url.raw_host)
         except (TypeError, ValueError):
-            raise _bad("the attachment uri is not a valid URL", "uri") from None
-        if not url.is_absolute():
-            raise _bad(f"{uri!r} is not an absolute URL", "uri")
-        if url.raw_user is not None or url.raw_password is not None:
+            valid = False
+        if valid and (url.raw_user is not None or url.raw_password is not None):
             # Never echo the URI: it carries credentials.
             raise _bad("an attachment uri must not carry credentials", "uri")
-        # Origins compare as text: "https://host:443" and "https://host" are one.
-        origin = str(url.origin())
+        if not valid:
+            # Relative and scheme-relative ("//host/x") URIs are refused, not
+            # resolved against some base: the token would follow them.
+            raise _bad("the attachment uri is not an absolute http(s) URL", "uri")
+        try:
+            # Origins compare as text: "https://host:443" and "https://host" are one.
+            origin = str(url.origin())
+        except ValueError:
+            raise _bad("the attachment uri is not an absolute http(s) URL", "uri") from None
         media = self.media_base_url.origin()
         if origin in (str(media), str(self.transport.base_url.origin())):
             return str(media.with_path(url.raw_path, encoded=True)
@@ -886,8 +932,8 @@ class RingCentralAPI:
     async def send_sms(
         self,
         *,
-        from_number: str,
-        to: str | Sequence[str],
+        from_number: Phone,
+        to: Phone | Sequence[Phone],
         text: str,
         country: CountryInfo | None = None,
         account_id: str | None = None,
@@ -897,8 +943,8 @@ class RingCentralAPI:
         if not text:
             raise _bad("an SMS needs text", "text")
         body = SmsRequest(
-            from_=CallerInfoRequest(_phone(from_number, "from")),
-            to=[CallerInfoRequest(n) for n in _phones(to, "to")],
+            from_=CallerInfoRequest(self._phone(from_number, "from")),
+            to=[CallerInfoRequest(n) for n in self._phones(to, "to")],
             text=_text(text, MAX_SMS_TEXT),
             country=_country(country),
         )
@@ -914,8 +960,8 @@ class RingCentralAPI:
     async def send_mms(
         self,
         *,
-        from_number: str,
-        to: str | Sequence[str],
+        from_number: Phone,
+        to: Phone | Sequence[Phone],
         attachments: Sequence[FilePart],
         text: str | None = None,
         country: CountryInfo | None = None,
@@ -926,8 +972,8 @@ class RingCentralAPI:
         ``multipart/form-data`` (the JSON envelope first, then one part per file)."""
         files = _files(attachments, MAX_MMS_ATTACHMENTS, MAX_MMS_BYTES)
         body = SmsRequest(
-            from_=CallerInfoRequest(_phone(from_number, "from")),
-            to=[CallerInfoRequest(n) for n in _phones(to, "to")],
+            from_=CallerInfoRequest(self._phone(from_number, "from")),
+            to=[CallerInfoRequest(n) for n in self._phones(to, "to")],
             text=_text(text, MAX_SMS_TEXT) if text else None,
             country=_country(country),
         )
@@ -977,7 +1023,7 @@ class RingCentralAPI:
     async def send_fax_message(
         self,
         *,
-        to: Sequence[str | FaxRecipient],
+        to: Phone | Sequence[Phone | FaxRecipient],
         attachments: Sequence[FilePart],
         fax_resolution: str | None = None,
         send_time: Dateish | None = None,
@@ -989,14 +1035,7 @@ class RingCentralAPI:
     ) -> MessageInfo:
         """``POST .../fax`` (``createFaxMessage``): send documents as a fax, in a
         ``multipart/form-data`` body whose first part is the JSON envelope."""
-        if isinstance(to, str):
-            to = [to]
-        recipients = [
-            FaxRecipient(_phone(r, "to"))
-            if isinstance(r, str)
-            else FaxRecipient(_phone(r.phone_number, "to"), r.name)
-            for r in to
-        ]
+        recipients = self._fax_recipients([to] if isinstance(to, str | Address) else to)
         if not recipients:
             raise _bad("a fax needs at least one recipient", "to")
         if cover_index is not None and (
@@ -1032,7 +1071,7 @@ class RingCentralAPI:
         self,
         original_message_id: MessageId,
         *,
-        to: Sequence[str | FaxRecipient] | None = None,
+        to: Phone | Sequence[Phone | FaxRecipient] | None = None,
         send_time: Dateish | None = None,
         account_id: str | None = None,
         extension_id: str | None = None,
@@ -1041,12 +1080,7 @@ class RingCentralAPI:
         or forward it to ``to``."""
         recipients = None
         if to is not None:
-            recipients = [
-                FaxRecipient(_phone(r, "to"))
-                if isinstance(r, str)
-                else FaxRecipient(_phone(r.phone_number, "to"), r.name)
-                for r in to
-            ]
+            recipients = self._fax_recipients([to] if isinstance(to, str | Address) else to)
         body = FaxResend(
             original_message_id=check_message_id(original_message_id),
             to=recipients,

@@ -74,6 +74,7 @@ from ...models import (
     Outgoing,
     Receipt,
     Session,
+    has_control_characters,
 )
 from ...pagination import unique
 from ...phones import options_phone, options_region
@@ -83,7 +84,6 @@ from . import wire
 from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
 from .encoding import is_gsm, max_units, units
 
-    has_control_characters,
 __all__ = ["TextMagicAdapter", "TextMagicOptions"]
 
 PROVIDER = "textmagic"
@@ -98,6 +98,7 @@ connection) that would otherwise cost a 429 and a pause of every request."""
 
 _BULK_REF = re.compile(r"^bulk-([0-9]{1,18})\Z")
 _DIGITS = re.compile(r"^[0-9]{7,15}\Z")
+_SENDER_ID = re.compile(r"[A-Za-z]")
 
 T = TypeVar("T")
 
@@ -107,7 +108,6 @@ _STATUSES = {
     "q": MessageStatus.QUEUED,  # queued on the TextMagic server
     "s": MessageStatus.QUEUED,  # scheduled to be sent later
     "r": MessageStatus.SENT,  # sent to the mobile operator
-_SENDER_ID = re.compile(r"[A-Za-z]")
     "a": MessageStatus.SENT,  # acknowledged by the operator
     "b": MessageStatus.SENT,  # queued by the operator
     "d": MessageStatus.DELIVERED,
@@ -119,15 +119,6 @@ _SENDER_ID = re.compile(r"[A-Za-z]")
 }
 
 
-def _auth_mode(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in ("headers", "basic"):
-        raise ConfigError(
-            f"{attribute.name} must be 'headers' or 'basic', got {value!r}", key=attribute.name
-        )
-
-
-@attrs.frozen(kw_only=True)
-class TextMagicOptions(TransportOptions):
 def _header_value(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
     # Sent in the X-TM-Username header (or inside Basic auth): a line break
     # would end the header and start another.
@@ -138,6 +129,15 @@ def _header_value(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
+def _auth_mode(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("headers", "basic"):
+        raise ConfigError(
+            f"{attribute.name} must be 'headers' or 'basic', got {value!r}", key=attribute.name
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TextMagicOptions(TransportOptions):
     """Options of ``connect("textmagic", ...)``."""
 
     username: str = attrs.field(validator=_header_value)
@@ -156,15 +156,6 @@ def _header_value(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
     throttle_pause: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     """Seconds every request waits after a 429 without ``Retry-After``."""
 
-    def auth_strategy(self) -> AuthStrategy:
-        """The auth strategy ``auth`` names."""
-        if self.auth == "basic":
-            return BasicAuth(self.username, self.api_key)
-        return HeaderAuth({"X-TM-Username": self.username, "X-TM-Key": self.api_key})
-
-
-@attrs.frozen
-class _Ref:
     def __attrs_post_init__(self) -> None:
         region = options_region(self.default_region, provider=PROVIDER)
         object.__setattr__(self, "default_region", region)
@@ -181,6 +172,15 @@ class _Ref:
                 provider=PROVIDER,
             )
 
+    def auth_strategy(self) -> AuthStrategy:
+        """The auth strategy ``auth`` names."""
+        if self.auth == "basic":
+            return BasicAuth(self.username, self.api_key)
+        return HeaderAuth({"X-TM-Username": self.username, "X-TM-Key": self.api_key})
+
+
+@attrs.frozen
+class _Ref:
     """A unified session id: a TextMagic session, or a bulk not yet resolved."""
 
     id: int
@@ -239,21 +239,21 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     )
     session_filters = frozenset()
     history_filters = frozenset({"statuses", "include_deleted", "follow_ups"})
+    dials_phones = True
 
     def __init__(self, native: TextMagicAPI, options: TextMagicOptions) -> None:
         super().__init__(native)
         self.options = options
+        self.default_region = options.default_region
         self._bulk_lock = anyio.Lock()
 
     @classmethod
     def from_options(
         cls, options: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
-    dials_phones = True
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
         limiter = RateLimiter(opts.requests_per_second, PACING_WINDOW)
-        self.default_region = options.default_region
         pause = opts.throttle_pause
 
         def on_response(response: Response, _: str | None) -> None:
