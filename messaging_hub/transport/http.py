@@ -513,12 +513,14 @@ class Transport:
             outcome: _Outcome | None = None
             reason = ""
             cause: BaseException | None = None
+            retryable = True
             try:
                 response = await self._send(
                     method, url, sent_headers, json_body, body, idempotent, ok_statuses
                 )
             except _TransportFailure as failure:
                 outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
+                retryable = failure.retryable
             if outcome is not None:
                 reason = self._scrubber_for(sent_headers, json_body, body).text(reason)
                 if self._closed:
@@ -530,7 +532,7 @@ class Transport:
                         ),
                         cause,
                     )
-                retry_ok = outcome is _Outcome.NOT_SENT or idempotent
+                retry_ok = retryable and (outcome is _Outcome.NOT_SENT or idempotent)
                 maybe_applied = maybe_applied or outcome is _Outcome.MAYBE_SENT
                 if retry_ok and attempt < self.retry.max_attempts:
                     await self._backoff(method, url, attempt, None, reason)
@@ -663,6 +665,7 @@ class Transport:
                 _Outcome.NOT_SENT,
                 f"the TLS certificate of {where} was refused: certificate verify failed: {detail}",
                 cert if isinstance(cert, Exception) else None,
+                retryable=False,  # the same certificate is refused on every try
             )
         if isinstance(exc, aiohttp.ClientConnectorSSLError):
             return _TransportFailure(
@@ -789,7 +792,7 @@ class Transport:
                         ),
                         failure.__cause__,
                     )
-                if attempt < self.retry.max_attempts:
+                if failure.retryable and attempt < self.retry.max_attempts:
                     await anyio.sleep(self.retry.delay(attempt, None))
                     continue
                 raise _chained(
@@ -981,10 +984,18 @@ _UNREADABLE = b"<undecodable Content-Encoding>"
 
 
 class _TransportFailure(Exception):
-    def __init__(self, outcome: _Outcome, reason: str, cause: BaseException | None) -> None:
+    def __init__(
+        self,
+        outcome: _Outcome,
+        reason: str,
+        cause: BaseException | None,
+        *,
+        retryable: bool = True,
+    ) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.retryable = retryable
         self.__cause__ = cause
         self.__suppress_context__ = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import socket
 import ssl
@@ -132,6 +133,16 @@ async def test_an_untrusted_certificate_is_refused_and_says_why(
     assert "self-signed certificate" in message or "unable to get local issuer" in message
     assert info.value.may_have_been_processed is False
     assert fake.requests == []  # not one request crossed the refused handshake
+
+
+async def test_a_refused_certificate_is_not_retried(
+    tls_netsapiens: FakeNetSapiens, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="messaging_hub.transport")
+    async with mh.connect({**tls_netsapiens.config, "max_attempts": 5}) as client:
+        with pytest.raises(mh.ProviderUnavailable, match="certificate verify failed"):
+            [s async for s in client.sessions()]
+    assert [r for r in caplog.records if vars(r).get("event") == "retry"] == []
 
 
 @pytest.mark.parametrize("provider", ["netsapiens", "ringcentral"])
