@@ -466,6 +466,28 @@ class Transport:
             path_or_url = "/" + path_or_url
         return URL(str(self.base_url) + path_or_url, encoded=True)
 
+    # -- WebSockets ------------------------------------------------------------
+    async def ws_connect(self, url: URL, **options: Any) -> aiohttp.ClientWebSocketResponse:
+        """Open a WebSocket to ``url`` on this client's session, with its TLS and
+        proxy settings; the caller speaks the protocol and maps its failures
+        (``options`` go to ``aiohttp.ClientSession.ws_connect``)."""
+        self.ensure_open()
+        self._check_loop()
+        session = self._get_session()
+        settings: dict[str, Any] = {"ssl": self._request_options["ssl"]}
+        if "proxy" in self._request_options:
+            settings["proxy"] = self._request_options["proxy"]
+            if self._proxy_auth is not None:
+                login, password = self._proxy_auth
+                # Built per call, like _options: the transport holds no revealed copy.
+                settings["proxy_headers"] = {
+                    "Proxy-Authorization": _basic_auth(login, password.reveal())
+                }
+        socket: aiohttp.ClientWebSocketResponse = await session.ws_connect(
+            url, **settings, **options
+        )
+        return socket
+
     # -- requests ------------------------------------------------------------
     async def request(
         self,
