@@ -7,12 +7,22 @@ headers. :class:`OAuth2` holds a token obtained from a provider-specific
 (a double-checked lock, as hikari's ``ClientCredentialsStrategy`` does).
 When that request fails, the tasks that waited for it get its error (as
 awaiting a failed future does) and the next call tries again.
+
+Renewal before expiry scales with the token's lifetime: it falls due in
+the last ``min(refresh_margin, lifetime / 10)`` seconds, so a 45 s or a
+5 s token is renewed once per lifetime. A renewal that is merely due never
+holds up a request while the token is still valid: when another task is
+already renewing, when the grant's rate-limit group (RingCentral's Auth
+pacing) has no slot free, or when the renewal fails, the request goes out
+with the current token. Only a missing, expired or refused token makes
+requests wait for (and share the outcome of) the renewal.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -22,8 +32,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 import attrs
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, MessagingError
 from ..secret import Secret
+from .ratelimit import GroupedRateLimiter
 
 if TYPE_CHECKING:
     from .http import Transport
@@ -38,6 +49,13 @@ __all__ = [
     "Token",
     "TokenGrant",
 ]
+
+log = logging.getLogger("messaging_hub.transport.auth")
+
+# A token's last tenth is its renewal window (capped by ``refresh_margin``).
+_LIFETIME_FRACTION = 0.1
+# After a failed early renewal, wait at least this long before the next try.
+_MIN_EARLY_RETRY = 1.0
 
 
 class AuthStrategy(ABC):
@@ -116,13 +134,18 @@ def basic_header(username: str, password: Secret) -> str:
 
 @attrs.frozen
 class Token:
-    """An OAuth access token and what came with it; times are monotonic."""
+    """An OAuth access token and what came with it; times are monotonic.
+
+    ``issued_at`` is when the token was received, so that its lifetime is
+    known; :class:`OAuth2` fills it in when a grant leaves it out.
+    """
 
     access_token: Secret
     refresh_token: Secret | None = None
     expires_at: float | None = None
     refresh_expires_at: float | None = None
     raw: Any = attrs.field(default=None, repr=False, eq=False)
+    issued_at: float | None = None
 
     @classmethod
     def issued(
@@ -143,11 +166,54 @@ class Token:
             expires_at=now + expires_in if expires_in else None,
             refresh_expires_at=now + refresh_token_expires_in if refresh_token_expires_in else None,
             raw=raw,
+            issued_at=now,
         )
+
+    @property
+    def lifetime(self) -> float | None:
+        """Seconds from issue to expiry, when both are known."""
+        if self.expires_at is None or self.issued_at is None:
+            return None
+        return self.expires_at - self.issued_at
+
+    def renewal_margin(self, margin: float) -> float:
+        """How long before expiry to renew: ``margin``, at most a tenth of the lifetime."""
+        lifetime = self.lifetime
+        if lifetime is None:
+            return margin
+        return max(0.0, min(margin, lifetime * _LIFETIME_FRACTION))
+
+    def renewal_due(self, now: float, margin: float) -> bool:
+        """Whether the token is inside its renewal window (see :meth:`renewal_margin`)."""
+        if self.expires_at is None:
+            return False
+        return now + self.renewal_margin(margin) >= self.expires_at
+
+    def valid(self, now: float) -> bool:
+        """Whether the token has not expired yet."""
+        return self.expires_at is None or now < self.expires_at
 
     def usable(self, now: float, margin: float) -> bool:
         """Whether the token is good for at least ``margin`` more seconds."""
         return self.expires_at is None or now + margin < self.expires_at
+
+    def rebased(self, now: float) -> Token:
+        """This token with its times moved onto a clock that reads ``now`` at issue.
+
+        A grant may time its tokens with another clock than the strategy
+        that holds them; lifetimes are what count.
+        """
+        if self.issued_at is None:
+            return attrs.evolve(self, issued_at=now)
+        shift = now - self.issued_at
+        return attrs.evolve(
+            self,
+            issued_at=now,
+            expires_at=None if self.expires_at is None else self.expires_at + shift,
+            refresh_expires_at=(
+                None if self.refresh_expires_at is None else self.refresh_expires_at + shift
+            ),
+        )
 
     def refreshable(self, now: float) -> bool:
         """Whether the refresh token may still be used."""
@@ -157,7 +223,13 @@ class Token:
 
 
 class TokenGrant(Protocol):
-    """A provider's token endpoint: obtain, refresh and revoke tokens."""
+    """A provider's token endpoint: obtain, refresh and revoke tokens.
+
+    A grant whose token requests are paced in a rate-limit group of their
+    own may name it in a ``rate_group`` attribute (RingCentral: ``"Auth"``):
+    :class:`OAuth2` then skips a renewal that is merely due while that group
+    has no slot free.
+    """
 
     async def obtain(self, transport: Transport) -> Token:
         """Get a new token from the primary credentials."""
@@ -175,9 +247,10 @@ class TokenGrant(Protocol):
 class OAuth2(AuthStrategy):
     """A token from a :class:`TokenGrant`, renewed once under concurrency.
 
-    ``refresh_margin`` renews that many seconds before expiry, so requests
-    do not race the deadline. ``revoke_on_close`` revokes a token the
-    library obtained itself when the client closes.
+    ``refresh_margin`` renews that many seconds before expiry (at most a
+    tenth of the token's lifetime), so requests do not race the deadline.
+    ``revoke_on_close`` revokes a token the library obtained itself when the
+    client closes. ``clock`` is monotonic; tokens are re-timed onto it.
     """
 
     def __init__(
@@ -196,6 +269,8 @@ class OAuth2(AuthStrategy):
         self._lock: anyio.Lock | None = None
         self._attempts = 0
         self._failed: tuple[Exception, TracebackType | None] | None = None
+        # After a failed early renewal: no new early attempt before this time.
+        self._early_retry_at = float("-inf")
         self.renewals = 0
 
     @property
@@ -205,9 +280,28 @@ class OAuth2(AuthStrategy):
 
     async def headers(self, transport: Transport) -> dict[str, str]:
         token = self._token
-        if token is None or not token.usable(self._clock(), self.refresh_margin):
-            token = await self._renew(stale=token, transport=transport)
+        now = self._clock()
+        if token is None or not token.valid(now):
+            token = await self._renew(stale=token, transport=transport, early=False)
+        elif token.renewal_due(now, self.refresh_margin) and self._may_renew_early(transport, now):
+            token = await self._renew(stale=token, transport=transport, early=True)
         return {"Authorization": f"Bearer {token.access_token.reveal()}"}
+
+    def _may_renew_early(self, transport: Transport, now: float) -> bool:
+        """Whether a request holding a valid but due token should renew it first."""
+        if self._lock is not None and self._lock.locked():
+            return False  # another task is renewing: the valid token serves meanwhile
+        if now < self._early_retry_at:
+            return False
+        return self._pacing_delay(transport) <= 0
+
+    def _pacing_delay(self, transport: Transport) -> float:
+        """How long a token request would wait for the client-side rate limit."""
+        limiter = transport.rate_limiter
+        if isinstance(limiter, GroupedRateLimiter):
+            group = getattr(self.grant, "rate_group", None)
+            return limiter.delay(group if isinstance(group, str) else None)
+        return 0.0 if limiter is None else limiter.delay()
 
     async def on_unauthorized(self, transport: Transport, sent: Mapping[str, str]) -> bool:
         current = self._token
@@ -215,37 +309,72 @@ class OAuth2(AuthStrategy):
             return True
         if sent.get("Authorization") != f"Bearer {current.access_token.reveal()}":
             return True  # another task already replaced the refused token
-        await self._renew(stale=current, transport=transport)
+        await self._renew(stale=current, transport=transport, early=False)
         return True
 
-    async def _renew(self, *, stale: Token | None, transport: Transport) -> Token:
+    async def _renew(self, *, stale: Token | None, transport: Transport, early: bool) -> Token:
+        """Renew ``stale`` once however many tasks ask.
+
+        ``early``: ``stale`` is valid but due; the caller may keep using it
+        when renewing now would wait for pacing or fails.
+        """
         if self._lock is None:
             self._lock = anyio.Lock()
         attempts_before = self._attempts
         async with self._lock:
+            now = self._clock()
             current = self._token
             # Checked again under the lock: whoever held it may have renewed.
-            if (
-                current is not None
-                and current is not stale
-                and current.usable(self._clock(), self.refresh_margin)
+            if current is not None and current is not stale:
+                if early and not current.renewal_due(now, self.refresh_margin):
+                    return current
+                if not early and current.valid(now):
+                    return current
+            fallback = current if early and current is not None and current.valid(now) else None
+            if fallback is not None and (
+                now < self._early_retry_at or self._pacing_delay(transport) > 0
             ):
-                return current
+                return fallback
             failed = self._failed
             if failed is not None and self._attempts != attempts_before:
                 # A renewal ran while this task waited and failed: share its
                 # outcome instead of queueing one more doomed request each.
+                if fallback is not None:
+                    return fallback
                 raise failed[0].with_traceback(failed[1])
             self._attempts += 1
             self._failed = None
             try:
-                token = await self._fetch(stale, transport)
+                token = await self._fetch(current or stale, transport)
             except Exception as exc:
                 self._failed = (exc, exc.__traceback__)
+                if fallback is not None and isinstance(exc, MessagingError):
+                    return self._keep_after_failure(fallback, exc)
                 raise
-            self._token = token
+            self._token = token.rebased(self._clock())
+            self._early_retry_at = float("-inf")
             self.renewals += 1
-            return token
+            return self._token
+
+    def _keep_after_failure(self, token: Token, exc: MessagingError) -> Token:
+        """After a failed early renewal: keep the valid ``token``, try again later."""
+        now = self._clock()
+        if not token.valid(now):
+            raise exc
+        left = (token.expires_at or now) - now
+        # Halve what is left each time, so a provider that stays down sees
+        # a handful of attempts, not one per request, before the expiry.
+        self._early_retry_at = now + max(left / 2, _MIN_EARLY_RETRY)
+        log.warning(
+            "%s: renewing the access token failed (%s, HTTP %s); "
+            "the current token stays in use for up to %.1f s",
+            exc.provider or "oauth",
+            type(exc).__name__,
+            getattr(exc, "status", None),
+            left,
+            extra={"event": "token_renewal_failed", "provider": exc.provider},
+        )
+        return token
 
     async def _fetch(self, stale: Token | None, transport: Transport) -> Token:
         if stale is not None and stale.refreshable(self._clock()):

@@ -46,6 +46,10 @@ class RateLimiter:
             wait = max(wait, self._starts[0] + self.window - now)
         return max(0.0, wait)
 
+    def delay(self) -> float:
+        """How long an acquisition starting now would wait (0 when a slot is free)."""
+        return self._wait_time()
+
     async def acquire(self) -> None:
         """Wait until a request may start, then count it."""
         if self._lock is None:
@@ -75,9 +79,15 @@ class RateLimiter:
 class GroupedRateLimiter:
     """One :class:`RateLimiter` per named group; unknown groups are not paced."""
 
-    def __init__(self, groups: Mapping[str, tuple[int, float]]) -> None:
+    def __init__(
+        self,
+        groups: Mapping[str, tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limiters = {
-            name: RateLimiter(limit, window) for name, (limit, window) in groups.items()
+            name: RateLimiter(limit, window, clock=clock)
+            for name, (limit, window) in groups.items()
         }
 
     def __getitem__(self, group: str) -> RateLimiter:
@@ -86,6 +96,11 @@ class GroupedRateLimiter:
     def get(self, group: str | None) -> RateLimiter | None:
         """The limiter of ``group``, or ``None``."""
         return None if group is None else self._limiters.get(group)
+
+    def delay(self, group: str | None) -> float:
+        """How long an acquisition in ``group`` would wait now."""
+        limiter = self.get(group)
+        return 0.0 if limiter is None else limiter.delay()
 
     async def acquire(self, group: str | None) -> None:
         """Wait for a slot in ``group`` (no wait for an unknown group)."""
