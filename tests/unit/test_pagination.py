@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from messaging_hub.pagination import offset_pages, take, unique
+from messaging_hub.pagination import offset_pages, take
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +21,7 @@ async def test_duplicates_dropped_downstream_are_made_up() -> None:
         asked.append((offset, size))
         return pages.get(offset, [])[:size]
 
-    got = [i async for i in take(unique(offset_pages(fetch, page_size=5, limit=10), key=int), 10)]
+    got = [i async for i in take(offset_pages(fetch, page_size=5, limit=10, key=int), 10)]
     assert got == data
     assert asked[0] == (0, 5)
 

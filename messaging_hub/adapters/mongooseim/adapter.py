@@ -257,7 +257,8 @@ class MongooseIMAdapter(Adapter[NativeClient]):
         async def fetch(before: int | None) -> tuple[Sequence[Row], bool | None]:
             return await backend.page(peer, before, size)
 
-        return walk_back(fetch, slack=backend.slack)
+        what = "archive" if peer is None else f"archive with {peer.bare}"
+        return walk_back(fetch, slack=backend.slack, what=what)
 
     def _history(
         self, session_id: str, *, limit: int | None, **filters: Any
@@ -276,6 +277,9 @@ class MongooseIMAdapter(Adapter[NativeClient]):
 
     async def _derive_sessions(self, rows: AsyncIterator[Row]) -> AsyncIterator[Session]:
         pending = await self._probe_sent_to()
+        # Every peer already yielded is remembered: inherent to "one session
+        # per conversation", O(sessions yielded); the messages themselves are
+        # de-duplicated by walk_back's bounded window.
         yielded: set[str] = set()
         async for row in rows:
             while pending and pending[0][0] >= row.message.created_at:

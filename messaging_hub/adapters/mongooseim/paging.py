@@ -14,8 +14,15 @@ shows (stanza id, stamp, sender, body), and two distinct messages can show
 the same (a client that sets no stanza id saying "ok" twice in one
 second). A page re-reads every already-yielded copy of a key before any
 unseen one (they are newer), so the walk skips as many copies as it has
-yielded and yields the rest. Only keys stamped at or before the next
-``before`` are kept: nothing stamped later can come back.
+yielded lately and yields the rest. Only the keys yielded on the last two
+pages are kept (the shared bounded window of
+:class:`messaging_hub.pagination.RecentKeys`): a re-read reaches back
+one page, to the boundary, never further, so memory stays O(page).
+
+A row stamped after the ``before`` that was asked for cannot be new (the
+walk has read everything newer): it is dropped. A page that brings nothing
+new because of such rows means the server does not honour ``before``; the
+walk ends with ``PagingStalled`` instead of asking again forever.
 
 A page shorter than asked for ends the walk on GraphQL, which answers the
 ``limit`` it applied. REST does not, and mod_mam may be configured with a
@@ -25,8 +32,10 @@ already answered (one extra read when the whole history fits in a page).
 
 When a whole page is already-seen messages, asking with the same
 ``before`` would return the same page forever: the walk then steps
-``before`` back by one unit and logs a warning. Messages older than that
-page but stamped within the skipped unit are not reachable through
+``before`` back by one unit and logs a warning; a second such page in a
+row ends the walk with ``PagingStalled`` (the shared progress check).
+Messages older than that page but stamped within the skipped unit are not
+reachable through
 ``before`` at all; this happens only when more than a page of messages
 share one timestamp unit (a second on admin REST, a millisecond on client
 REST, a microsecond on GraphQL). No documented parameter avoids it: every
@@ -42,13 +51,16 @@ records may be taken for ones already yielded.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Protocol, TypeVar
+
+from ...pagination import PageProgress, RecentKeys
 
 __all__ = ["ArchiveRow", "walk_back"]
 
 log = logging.getLogger("messaging_hub.adapters.mongooseim")
+
+PROVIDER = "mongooseim"
 
 
 class ArchiveRow(Protocol):
@@ -64,8 +76,15 @@ class ArchiveRow(Protocol):
 RowT = TypeVar("RowT", bound=ArchiveRow)
 
 
+def _key(row: ArchiveRow) -> Hashable:
+    return row.key
+
+
 async def walk_back(
-    fetch: Callable[[int | None], Awaitable[tuple[Sequence[RowT], bool | None]]], *, slack: int
+    fetch: Callable[[int | None], Awaitable[tuple[Sequence[RowT], bool | None]]],
+    *,
+    slack: int,
+    what: str = "archive",
 ) -> AsyncIterator[RowT]:
     """Yield every row of the archive newest first, each once (see the module docstring).
 
@@ -73,29 +92,37 @@ async def walk_back(
     (oldest first) and whether more may follow: True (a full page), False
     (that was all) or None (a short page the server's cap may have cut).
     """
-    seen: Counter[Hashable] = Counter()  # copies yielded, per key
-    stamps: dict[Hashable, int] = {}
+    recent: RecentKeys[RowT] = RecentKeys(counted=True)
+    progress = PageProgress(provider=PROVIDER, what=what)
     before: int | None = None
     longest = 0  # the longest page the server has answered: its cap is at least that
     while True:
         page, more = await fetch(before)
-        owed = Counter(seen)
-        fresh: list[RowT] = []
-        for row in reversed(page):  # newest first: the copies already yielded come first
-            if owed[row.key] > 0:
-                owed[row.key] -= 1
-            else:
-                fresh.append(row)
+        limit = before
+        rows = list(page) if limit is None else [row for row in page if row.stamp <= limit]
+        newer = len(page) - len(rows)
+        # Newest first: the copies already yielded come first.
+        fresh = recent.admit(reversed(rows), _key)
         for row in fresh:
-            seen[row.key] += 1
-            stamps[row.key] = row.stamp
             yield row
+        if newer:
+            if not fresh:
+                raise progress.stalled(
+                    f"the server answered {newer} message(s) stamped after before={limit} "
+                    "and nothing older: it does not honour before"
+                )
+            log.warning(
+                "MongooseIM: %d message(s) stamped after before=%s were answered and dropped",
+                newer,
+                limit,
+            )
         if not page or more is False:
             return
         if more is None and (not fresh or len(page) < longest):
             return  # short, and nothing new or shorter than the server can answer: the end
+        progress.check(len(fresh))
         longest = max(longest, len(page))
-        following = min(row.stamp for row in page) + slack
+        following = min(row.stamp for row in rows) + slack
         if before is not None and (not fresh or following >= before):
             # Asking with the same ``before`` would return this page again.
             log.warning(
@@ -105,5 +132,3 @@ async def walk_back(
             )
             following = before - 1
         before = following
-        for key in [key for key, stamp in stamps.items() if stamp > before]:
-            del seen[key], stamps[key]

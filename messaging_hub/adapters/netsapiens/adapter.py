@@ -35,7 +35,7 @@ from ...models import (
     Receipt,
     Session,
 )
-from ...pagination import offset_pages, unique
+from ...pagination import offset_pages
 from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, OAuth2
@@ -317,9 +317,13 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             return await self.native.get_message_sessions_for_user(limit=size, start=offset)
 
         return self._map_sessions(
-            unique(
-                offset_pages(page, page_size=PAGE_SIZE, limit=limit),
+            offset_pages(
+                page,
+                page_size=PAGE_SIZE,
+                limit=limit,
                 key=lambda s: s.messagesession_id,
+                provider=PROVIDER,
+                what="message sessions",
             )
         )
 
@@ -358,7 +362,14 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             )
 
         return self._map_messages(
-            unique(offset_pages(page, page_size=PAGE_SIZE, limit=limit), key=lambda m: m.id),
+            offset_pages(
+                page,
+                page_size=PAGE_SIZE,
+                limit=limit,
+                key=lambda m: m.id,
+                provider=PROVIDER,
+                what=f"messages of session {session_id}",
+            ),
             session_id,
         )
 

@@ -48,7 +48,6 @@ from ...models import (
     Receipt,
     Session,
 )
-from ...pagination import unique
 from ...phones import is_e164, options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, GroupedRateLimiter, OAuth2
@@ -518,9 +517,16 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
     ) -> AsyncIterator[Session]:
         per_page = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
         source = self.native.iter_messages(per_page=per_page, **filters)
-        async for item in unique(source, key=lambda m: m.conversation_key or m.id):
-            if item.conversation_key is None:
+        # Remembering every conversation already yielded is inherent to "the
+        # latest message of each conversation": O(sessions yielded), not
+        # O(messages read). Repeated messages are dropped by the walk's
+        # bounded window before they get here.
+        yielded: set[str] = set()
+        async for item in source:
+            conversation = item.conversation_key
+            if conversation is None or conversation in yielded:
                 continue
+            yielded.add(conversation)
             yield to_session(item)
 
     # -- history ---------------------------------------------------------------
@@ -542,9 +548,9 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         self, filters: dict[str, Any], limit: int | None
     ) -> AsyncIterator[Message]:
         per_page = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
-        source = self.native.iter_messages(per_page=per_page, **filters)
-        # Page numbers shift when messages arrive while we read: drop repeats.
-        async for item in unique(source, key=lambda m: m.id):
+        # Page numbers shift when messages arrive while we read: the walk
+        # drops the repeats (see RingCentralAPI.iter_messages).
+        async for item in self.native.iter_messages(per_page=per_page, **filters):
             yield to_message(item)
 
     # -- delete ---------------------------------------------------------------

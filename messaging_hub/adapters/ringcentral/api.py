@@ -32,6 +32,7 @@ from yarl import URL
 from ...datetimes import parse_timestamp
 from ...errors import InvalidRequest, MalformedResponse
 from ...models import Address, AddressKind, has_control_characters
+from ...pagination import check_page_echo, walk_pages
 from ...phones import check_region, to_e164
 from ...transport import Response, Transport, path, segment
 from .auth import REVOKE_PATH, RingCentralGrant
@@ -185,6 +186,26 @@ def _positive(value: int | None, field: str, maximum: int | None = None) -> int 
 Phone = str | Address
 """A phone number: text (E.164, or national with ``default_region``) or an
 :class:`~messaging_hub.Address` (taken as checked when it was made)."""
+
+
+def _following_page(listing: MessageList, page: int) -> int | None:
+    """The page number to read after ``page``, or None when the answer says it was the last.
+
+    The walk asks for ``page + 1`` itself rather than following the link;
+    a ``nextPage`` link naming a page at or before this one is passed on,
+    so the walk reports the loop (after yielding this page).
+    """
+    if not listing.has_next_page:
+        return None
+    link = listing.navigation.next_page
+    if link is not None and link.uri:
+        try:
+            linked = int(URL(link.uri).query.get("page", ""))
+        except ValueError:
+            linked = None
+        if linked is not None and linked <= page:
+            return linked
+    return page + 1
 
 
 def _text(text: str, limit: int, field: str = "text") -> str:
@@ -546,15 +567,26 @@ class RingCentralAPI:
     async def iter_messages(
         self, *, per_page: int = 100, **filters: Any
     ) -> AsyncIterator[MessageInfo]:
-        """Every message :meth:`list_messages` selects, page after page."""
-        page = 1
-        while True:
+        """Every message :meth:`list_messages` selects, page after page, each once.
+
+        A page shorter than ``per_page`` (even an empty one) does not end the
+        walk while the answer says more pages follow; pages that stop
+        bringing new messages, or a ``nextPage`` link back to a page already
+        read, end it with :class:`~messaging_hub.errors.PagingStalled`.
+        """
+
+        async def fetch(page: int) -> tuple[list[MessageInfo], int | None]:
             listing = await self.list_messages(page=page, per_page=per_page, **filters)
-            for record in listing.records:
+            check_page_echo(page, listing.paging.page, provider=PROVIDER, what=what)
+            return listing.records, _following_page(listing, page)
+
+        what = "message-store listing"
+        walk = walk_pages(fetch, first=1, key=lambda m: m.id, provider=PROVIDER, what=what)
+        try:
+            async for record in walk:
                 yield record
-            if not listing.records or not listing.has_next_page:
-                return
-            page += 1
+        finally:
+            await walk.aclose()
 
     async def delete_messages_by_filter(
         self,

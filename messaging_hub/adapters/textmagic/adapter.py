@@ -45,7 +45,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+)
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
@@ -76,7 +84,7 @@ from ...models import (
     Session,
     has_control_characters,
 )
-from ...pagination import unique
+from ...pagination import check_page_echo, walk_pages
 from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
@@ -418,35 +426,46 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         Reads the session list (newest first) from the top down to ``root``:
         one request per 100 sessions the account made since ``root``.
         """
-        seen: set[int] = set()  # sessions made meanwhile shift the pages
-        pages = self._pages(self._session_page, MAX_PAGE_SIZE)
+        # Sessions made meanwhile shift the pages: the walk drops the repeats.
+        pages = self._pages(self._session_page, MAX_PAGE_SIZE, _session_id, "sessions")
         try:
             async for item in pages:
                 if item.id <= root:
                     return  # older than the root: follow-ups are always newer
-                if item.reference_id == str(root) and item.id not in seen:
-                    seen.add(item.id)
+                if item.reference_id == str(root):
                     yield item.id
         finally:
             await pages.aclose()
 
-    async def _session_page(self, page: int, size: int) -> tuple[list[wire.MessageSession], int]:
+    async def _session_page(
+        self, page: int, size: int
+    ) -> tuple[list[wire.MessageSession], int, int]:
         answer = await self.native.get_all_message_sessions(page=page, limit=size)
-        return answer.resources, answer.page_count
+        return answer.resources, answer.page, answer.page_count
 
     @staticmethod
-    async def _pages(
-        fetch: Callable[[int, int], Awaitable[tuple[list[T], int]]], size: int
+    def _pages(
+        fetch: Callable[[int, int], Awaitable[tuple[list[T], int, int]]],
+        size: int,
+        key: Callable[[T], Hashable],
+        what: str,
     ) -> AsyncGenerator[T, None]:
-        """Walk ``{page, pageCount}`` pages of a constant ``size`` (1..100)."""
-        page = 1
-        while True:
-            items, page_count = await fetch(page, size)
-            for item in items:
-                yield item
-            if not items or page >= page_count:
-                return
-            page += 1
+        """Walk ``{page, pageCount}`` pages of a constant ``size`` (1..100), each item once.
+
+        ``fetch(page, size)`` returns the resources, the page the answer
+        names and ``pageCount``.
+
+        ``pageCount`` alone says whether more follow: a short (or empty) page
+        before it does not end the walk, and pages that stop bringing new
+        items (a ``pageCount`` of a billion) end it with PagingStalled.
+        """
+
+        async def page(number: int) -> tuple[list[T], int | None]:
+            items, answered, page_count = await fetch(number, size)
+            check_page_echo(number, answered, provider=PROVIDER, what=what)
+            return items, (number + 1 if number < page_count else None)
+
+        return walk_pages(page, first=1, key=key, provider=PROVIDER, what=what)
 
     @staticmethod
     def _page_size(limit: int | None) -> int:
@@ -456,7 +475,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     # -- sessions ----------------------------------------------------------------
     def _sessions(self, *, limit: int | None, **_: Any) -> AsyncIterator[Session]:
         size = self._page_size(limit)
-        return self._map_sessions(unique(self._pages(self._session_page, size), key=lambda s: s.id))
+        return self._map_sessions(self._pages(self._session_page, size, _session_id, "sessions"))
 
     async def _map_sessions(
         self, source: AsyncIterator[wire.MessageSession]
@@ -495,11 +514,11 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         wanted = _status_letters(statuses)
         size = self._page_size(limit)
 
-        async def fetch(one: int, page: int, n: int) -> tuple[list[wire.MessageOut], int]:
+        async def fetch(one: int, page: int, n: int) -> tuple[list[wire.MessageOut], int, int]:
             answer = await self.native.get_messages_by_session_id(
                 one, page=page, limit=n, statuses=wanted, include_deleted=include_deleted or None
             )
-            return answer.resources, answer.page_count
+            return answer.resources, answer.page, answer.page_count
 
         async def messages() -> AsyncIterator[wire.MessageOut]:
             root = await self._resolve(ref)
@@ -507,14 +526,20 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
                 return  # a bulk still queued has no messages yet
             # Each follow-up as soon as it is found (newest first), then the
             # root: a small ``limit`` stops reading early.
+            # Message ids are unique across sessions: each session's walk
+            # de-duplicates its own pages.
             if follow_ups:
                 async for one in self._follow_ups(root):
-                    async for item in self._pages(functools.partial(fetch, one), size):
+                    async for item in self._pages(
+                        functools.partial(fetch, one), size, _message_id, f"messages of {one}"
+                    ):
                         yield item
-            async for item in self._pages(functools.partial(fetch, root), size):
+            async for item in self._pages(
+                functools.partial(fetch, root), size, _message_id, f"messages of {root}"
+            ):
                 yield item
 
-        return self._map_messages(unique(messages(), key=lambda m: m.id), session_id)
+        return self._map_messages(messages(), session_id)
 
     async def _map_messages(
         self, source: AsyncIterator[wire.MessageOut], session_id: str
@@ -568,6 +593,14 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<TextMagicAdapter username={self.options.username!r} {state}>"
+
+
+def _session_id(item: wire.MessageSession) -> int:
+    return item.id
+
+
+def _message_id(item: wire.MessageOut) -> int:
+    return item.id
 
 
 def _status_letters(value: str | Iterable[str] | None) -> list[str] | None:
