@@ -10,18 +10,22 @@ In reality each API listens on its own port; here all share one origin:
   ``graphql_admin=True``), plus ``/user/api/graphql`` and
   ``/admin/api/graphql`` which always serve that schema.
 
-``api`` only chooses what :attr:`FakeMongooseIM.config` points at.
+``api`` only chooses what :attr:`FakeMongooseIM.config` points at. GraphQL
+(the API MongooseIM keeps after 6.6.0) needs graphql-core, the ``testing``
+extra; it is imported only when GraphQL is used.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -34,7 +38,10 @@ from messaging_hub.testing.mongooseim_archive import (
     SendError,
     parse_jid,
 )
-from messaging_hub.testing.mongooseim_graphql import GraphQLError, Role, execute_graphql
+from messaging_hub.testing.mongooseim_schema import GraphQLError, Role, SdlSource
+
+if TYPE_CHECKING:
+    from messaging_hub.testing.mongooseim_graphql import GraphQLEndpoint
 
 __all__ = ["ArchivedMessage", "FakeMongooseIM"]
 
@@ -91,25 +98,57 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
 
 
 class FakeMongooseIM(FakeServer):
-    """In-memory MongooseIM: admin REST, client REST and GraphQL over one MAM archive.
+    """In-memory MongooseIM 6.5.0: admin REST, client REST and GraphQL over one MAM archive.
 
-    ``users`` maps bare JIDs to passwords; their domains are the local
-    domains (add more with ``domains``). ``owner`` is the user the client
-    acts for (default: the first user). ``admin_credentials`` protects the
-    admin REST API and the admin GraphQL schema; None leaves them open (and
-    then, like the server, rejects requests that do send Basic auth).
+    Constructor arguments:
+
+    * ``api``: ``"graphql"`` (default, the API MongooseIM keeps after 6.6.0;
+      needs graphql-core, ``pip install 'messaging-hub[testing]'``),
+      ``"admin-rest"`` or ``"client-rest"``. Only chooses what :attr:`config`
+      points at: every API is served whatever it is.
+    * ``users``: bare JID -> password (default ``alice@localhost`` and
+      ``bob@localhost``, both ``"secret"``); their domains are local.
+    * ``owner``: the user :attr:`config` acts for (default: the first user).
+    * ``admin_credentials``: ``(login, password)`` guarding the admin REST API
+      and the admin GraphQL schema (default ``("admin", "secret")``); None
+      leaves them open and then, like the server, refuses requests that do
+      send Basic auth.
+    * ``graphql_admin``: ``/api/graphql`` and :attr:`config` use the admin
+      schema (``from``/``caller`` arguments) instead of the user schema.
+    * ``graphql_sdl``: what GraphQL documents are validated against:
+      ``"auto"`` (MongooseIM's 6.5.0 SDL files in ``shared/specs`` beside a
+      checkout when there, else the SDL bundled with the fake), ``"bundled"``,
+      or a folder holding ``global_scalar_types.gql``, ``global_stanza.gql``
+      and ``{user,admin}_stanza.gql``.
+    * ``domains``: more local domains (users' domains always are).
+    * ``max_result_limit``: ``mod_mam``'s cap on one read (default 50).
+    * ``clock``: returns the aware datetime stamped on new messages.
+    * ``host``/``port``: where to listen (default 127.0.0.1, a free port).
+
+    Knobs and helpers: :attr:`config`, :attr:`users`, :attr:`owner`,
+    :attr:`store` (the archive), :meth:`archive` (one user's rows),
+    :meth:`deliver_inbound` (a message from anyone, thread/parent/properties
+    included), :meth:`seed_conversation` (n messages, shared timestamps for
+    paging tests). From :class:`FakeServer`: :meth:`fail` (queue a
+    :class:`Fault`: status/body, ``reset``, ``delay``, ``truncate``,
+    ``after``, ``transform``, matched by ``method``/``path``, ``times``),
+    :attr:`pending_faults`, :meth:`clear_faults`, :attr:`requests` and
+    :meth:`requests_to` (what reached the wire), :attr:`origin`,
+    :attr:`ssl_context` (set before start to serve HTTPS). MongooseIM has no
+    rate limits, sender ids or tokens, so neither has the fake.
     """
 
     provider = "mongooseim"
 
     def __init__(
         self,
-        api: Api = "admin-rest",
+        api: Api = "graphql",
         users: Mapping[str, str] | None = None,
         *,
         owner: str | None = None,
         admin_credentials: tuple[str, str] | None = ("admin", "secret"),
         graphql_admin: bool = False,
+        graphql_sdl: SdlSource = "auto",
         domains: tuple[str, ...] = (),
         max_result_limit: int = DEFAULT_MAX_RESULT_LIMIT,
         clock: Callable[[], datetime] = _now,
@@ -118,9 +157,12 @@ class FakeMongooseIM(FakeServer):
     ) -> None:
         if api not in ("admin-rest", "client-rest", "graphql"):
             raise ValueError(f"unknown MongooseIM api: {api!r}")
+        if api == "graphql":
+            _graphql_module()  # say now, not at the first request, that graphql-core is missing
         users = dict(_DEFAULT_USERS if users is None else users)
         self.api: Api = api
         self.graphql_admin = graphql_admin
+        self.graphql_sdl: SdlSource = graphql_sdl
         self.admin_credentials = admin_credentials
         self.store = MessageArchive(
             users, domains=domains, clock=clock, max_result_limit=max_result_limit
@@ -131,6 +173,7 @@ class FakeMongooseIM(FakeServer):
             raise ValueError(f"owner {owner!r} is not one of the users")
         self.owner = owner_jid.bare
         self._users = users
+        self._endpoints: dict[Role, GraphQLEndpoint] = {}
         super().__init__(host=host, port=port)
 
     # -- wiring -----------------------------------------------------------------
@@ -414,18 +457,32 @@ class FakeMongooseIM(FakeServer):
             query = params["query"]
             if not isinstance(query, str):
                 raise GraphQLError("The request JSON body is invalid", "invalid_json_body", None)
-            body = execute_graphql(
-                self.store,
-                role,
-                user,
-                authorized,
-                query,
-                variables or {},
-                params.get("operationName"),
+            endpoint = self.graphql_endpoint(role)
+            body = endpoint.execute(
+                user, authorized, query, variables or {}, params.get("operationName")
             )
         except GraphQLError as err:
             return _json({"errors": [err.error]}, status=err.status)
+        except ImportError as err:  # graphql-core is missing: say so to the client
+            error = {"message": str(err), "extensions": {"code": "internal_server_error"}}
+            return _json({"errors": [error]}, status=500)
         return _json(body)
+
+    def graphql_endpoint(self, role: Role) -> GraphQLEndpoint:
+        """The GraphQL schema ``role`` is served with (built on first use)."""
+        endpoint = self._endpoints.get(role)
+        if endpoint is None:
+            endpoint = _graphql_module().GraphQLEndpoint(self.store, role, self.graphql_sdl)
+            self._endpoints[role] = endpoint
+        return endpoint
+
+
+def _graphql_module() -> ModuleType:
+    """``mongooseim_graphql``, imported on first use: it needs graphql-core.
+
+    Raises ImportError naming the ``testing`` extra when graphql-core is missing.
+    """
+    return importlib.import_module("messaging_hub.testing.mongooseim_graphql")
 
 
 # -- REST helpers ------------------------------------------------------------------------

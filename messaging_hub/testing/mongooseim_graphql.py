@@ -1,14 +1,15 @@
-"""The GraphQL side of :class:`FakeMongooseIM`: a small, strict parser and
-executor for the ``stanza`` category of MongooseIM's user and admin schemas
-(``priv/graphql/schemas/{user,admin}/stanza.gql``).
+"""The GraphQL side of :class:`FakeMongooseIM`: graphql-core parses and
+validates each document against the ``stanza`` schema, then a resolver walk
+over the validated document answers it from the archive.
 
-It understands operations, variables (with declared types and defaults),
-aliases, arguments given as literals or ``$variables`` and nested field
-selections. Fragments and directives are not supported; they are answered
-with a 400 error whose code says so instead of being silently ignored.
+graphql-core does the language (lexing, parsing, fragments, ``@skip`` and
+``@include``, the spec's validation rules); the walk does what MongooseIM
+does its own way: input coercion of its scalars (``JID``, ``PosInt``,
+``DateTime``) with its messages, refusing parameter lists on anonymous
+operations, checking permissions after type checking, and resolver errors.
 
 Error shapes follow MongooseIM 6.5.0 (``mongoose_graphql_errors``): phase
-errors (parse, type check, input coercion) are HTTP 400 with
+errors (parse, validation, input coercion) are HTTP 400 with
 ``{"errors": [{message, extensions: {code}, path}]}`` and no ``data``;
 resolver errors are HTTP 200 with the field set to ``null`` in ``data`` and
 an error carrying ``extensions.code`` plus context (``from``/``user``).
@@ -17,10 +18,67 @@ an error carrying ``extensions.code`` plus context (``from``/``user``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import attrs
+
+try:
+    from graphql import (
+        BREAK,
+        ArgumentNode,
+        ASTValidationRule,
+        DocumentNode,
+        FieldNode,
+        FieldsOnCorrectTypeRule,
+        FragmentDefinitionNode,
+        FragmentSpreadNode,
+        GraphQLIncludeDirective,
+        GraphQLObjectType,
+        GraphQLSchema,
+        GraphQLSkipDirective,
+        GraphQLSyntaxError,
+        InlineFragmentNode,
+        KnownArgumentNamesRule,
+        Lexer,
+        ListTypeNode,
+        NamedTypeNode,
+        Node,
+        NonNullTypeNode,
+        NoUndefinedVariablesRule,
+        NullValueNode,
+        OperationDefinitionNode,
+        OperationType,
+        ProvidedRequiredArgumentsRule,
+        ScalarLeafsRule,
+        SelectionNode,
+        SelectionSetNode,
+        Source,
+        TokenKind,
+        TypeNode,
+        Undefined,
+        ValuesOfCorrectTypeRule,
+        VariableNode,
+        VariablesInAllowedPositionRule,
+        Visitor,
+        build_schema,
+        execute_sync,
+        get_directive_values,
+        get_named_type,
+        is_non_null_type,
+        is_object_type,
+        parse,
+        specified_rules,
+        validate,
+        value_from_ast_untyped,
+        visit,
+    )
+    from graphql import GraphQLError as _CoreError
+except ImportError as exc:  # pragma: no cover - tested in a subprocess without graphql-core
+    raise ImportError(
+        "FakeMongooseIM's GraphQL API needs graphql-core: pip install 'messaging-hub[testing]'"
+    ) from exc
 
 from messaging_hub.testing.mongooseim_archive import (
     ArchivedMessage,
@@ -29,114 +87,26 @@ from messaging_hub.testing.mongooseim_archive import (
     SendError,
     parse_jid,
 )
-from messaging_hub.testing.mongooseim_gqlparse import (
-    Field,
-    GraphQLError,
-    Operation,
-    Var,
-    parse_document,
-)
+from messaging_hub.testing.mongooseim_schema import GraphQLError, Role, SdlSource, schema_text
 
-__all__ = ["GraphQLError", "execute_graphql"]
+__all__ = ["GraphQLEndpoint", "GraphQLError", "format_datetime"]
 
-Role = Literal["user", "admin"]
-
-
-# -- the schema -----------------------------------------------------------------
-
-
-@attrs.frozen
-class ArgDef:
-    """An argument in the schema."""
-
-    type: str
-    non_null: bool = False
-    default: Any = None
-
-
-@attrs.frozen
-class FieldDef:
-    """A field in the schema: arguments and the type it returns."""
-
-    type: str
-    args: dict[str, ArgDef] = attrs.field(factory=dict)
-    is_list: bool = False
-
-
-_PAYLOADS: dict[str, dict[str, FieldDef]] = {
-    "StanzasPayload": {
-        "stanzas": FieldDef("StanzaMap", is_list=True),
-        "limit": FieldDef("Int"),
-    },
-    "StanzaMap": {
-        "sender": FieldDef("JID"),
-        "timestamp": FieldDef("DateTime"),
-        "stanza_id": FieldDef("String"),
-        "stanza": FieldDef("XmlElement"),
-    },
-    "SendStanzaPayload": {"id": FieldDef("ID")},
+# What the walk can answer, by type: anything else the schema declares (the
+# official SDL has more, e.g. ``sendStanza``) is refused before it runs.
+SERVED: dict[str, frozenset[str]] = {
+    **{f"{r}{k}": frozenset({"stanza"}) for r in ("User", "Admin") for k in ("Query", "Mutation")},
+    "StanzaUserQuery": frozenset({"getLastMessages"}),
+    "StanzaAdminQuery": frozenset({"getLastMessages"}),
+    "StanzaUserMutation": frozenset({"sendMessage", "sendMessageHeadLine"}),
+    "StanzaAdminMutation": frozenset({"sendMessage", "sendMessageHeadLine"}),
+    "StanzasPayload": frozenset({"stanzas", "limit"}),
+    "StanzaMap": frozenset({"sender", "timestamp", "stanza_id", "stanza"}),
+    "SendStanzaPayload": frozenset({"id"}),
 }
-_LAST = {"limit": ArgDef("PosInt", default=50), "with": ArgDef("JID"), "before": ArgDef("DateTime")}
-_SCHEMAS: dict[Role, dict[str, dict[str, FieldDef]]] = {
-    "user": {
-        "query": {"stanza": FieldDef("StanzaUserQuery")},
-        "mutation": {"stanza": FieldDef("StanzaUserMutation")},
-        "subscription": {"stanza": FieldDef("StanzaUserSubscription")},
-        "StanzaUserQuery": {"getLastMessages": FieldDef("StanzasPayload", dict(_LAST))},
-        "StanzaUserMutation": {
-            "sendMessage": FieldDef(
-                "SendStanzaPayload",
-                {
-                    "from": ArgDef("JID"),
-                    "to": ArgDef("JID", True),
-                    "body": ArgDef("String", True),
-                },
-            ),
-            "sendMessageHeadLine": FieldDef(
-                "SendStanzaPayload",
-                {
-                    "from": ArgDef("JID"),
-                    "to": ArgDef("JID", True),
-                    "subject": ArgDef("String"),
-                    "body": ArgDef("String"),
-                },
-            ),
-        },
-        "StanzaUserSubscription": {"subscribeForMessages": FieldDef("StanzaMap")},
-        **_PAYLOADS,
-    },
-    "admin": {
-        "query": {"stanza": FieldDef("StanzaAdminQuery")},
-        "mutation": {"stanza": FieldDef("StanzaAdminMutation")},
-        "subscription": {"stanza": FieldDef("StanzaAdminSubscription")},
-        "StanzaAdminQuery": {
-            "getLastMessages": FieldDef("StanzasPayload", {"caller": ArgDef("JID", True), **_LAST})
-        },
-        "StanzaAdminMutation": {
-            "sendMessage": FieldDef(
-                "SendStanzaPayload",
-                {
-                    "from": ArgDef("JID", True),
-                    "to": ArgDef("JID", True),
-                    "body": ArgDef("String", True),
-                },
-            ),
-            "sendMessageHeadLine": FieldDef(
-                "SendStanzaPayload",
-                {
-                    "from": ArgDef("JID", True),
-                    "to": ArgDef("JID", True),
-                    "subject": ArgDef("String"),
-                    "body": ArgDef("String"),
-                },
-            ),
-        },
-        "StanzaAdminSubscription": {
-            "subscribeForMessages": FieldDef("StanzaMap", {"caller": ArgDef("JID", True)})
-        },
-        **_PAYLOADS,
-    },
-}
+_INTROSPECTION = frozenset({"__schema", "__type", "__typename"})
+
+
+# -- input coercion (MongooseIM's scalar modules, with its messages) ---------------------
 
 
 def _erl_repr(value: Any) -> str:
@@ -178,14 +148,12 @@ def _coerce(type_name: str, value: Any, path: list[Any]) -> Any:
         if micros is None:
             raise fail("failed_to_parse_datetime")
         return micros
-    if type_name == "String":
-        if not isinstance(value, str):
-            raise GraphQLError(
-                f"The parameter value {_erl_repr(value)} is not of type String",
-                "param_mismatch",
-                path,
-            )
-        return value
+    if type_name == "String" and not isinstance(value, str):
+        raise GraphQLError(
+            f"The parameter value {_erl_repr(value)} is not of type String",
+            "param_mismatch",
+            path,
+        )
     return value
 
 
@@ -220,7 +188,125 @@ def format_datetime(micros: int) -> str:
     return f"{stamp}.{frac:06d}Z"
 
 
-# -- execution --------------------------------------------------------------------
+# -- parsing and validation ----------------------------------------------------------
+
+
+def _parse(query: str) -> DocumentNode:
+    """Scan, then parse: MongooseIM reports the two phases with their own codes."""
+    try:
+        lexer = Lexer(Source(query))
+        while lexer.advance().kind is not TokenKind.EOF:
+            pass
+    except GraphQLSyntaxError as err:
+        raise GraphQLError(_syntax_message("scan", err), "scanner_error") from None
+    try:
+        return parse(query)
+    except GraphQLSyntaxError as err:
+        raise GraphQLError(_syntax_message("parse", err), "parser_error") from None
+
+
+def _syntax_message(verb: str, err: GraphQLSyntaxError) -> str:
+    """``Cannot parse line N because of ...`` (mongoose_graphql_errors' wording)."""
+    line = err.locations[0].line if err.locations else 1
+    detail = err.message.removeprefix("Syntax Error: ").rstrip(".")
+    return f"Cannot {verb} line {line} because of {detail}"
+
+
+class _AncestorFinder(Visitor):
+    """Finds the nodes enclosing one node (to build a MongooseIM error path)."""
+
+    def __init__(self, target: Node) -> None:
+        super().__init__()
+        self.target = target
+        self.found: list[Node] = []
+
+    def enter(self, node: Node, *args: Any) -> Any:
+        if node is self.target:
+            _key, parent, _path, ancestors = args  # ancestors stop short of the parent
+            chain: Sequence[Any] = [*ancestors, parent, node]
+            self.found = [item for item in chain if isinstance(item, Node)]
+            return BREAK
+        return None
+
+
+def _path_to(document: DocumentNode, node: Node | None) -> list[Any]:
+    """``[operation, field keys..., argument]`` down to ``node``, as MongooseIM reports it."""
+    if node is None:
+        return []
+    finder = _AncestorFinder(node)
+    visit(document, finder)
+    path: list[Any] = []
+    for item in finder.found:
+        if isinstance(item, OperationDefinitionNode):
+            path.append(item.name.value if item.name else "ROOT")
+        elif isinstance(item, FragmentDefinitionNode):
+            path.append(item.name.value)
+        elif isinstance(item, FieldNode):
+            path.append((item.alias or item.name).value)
+        elif isinstance(item, ArgumentNode):
+            path.append(item.name.value)
+    return path
+
+
+def _named(node: Node | None) -> str:
+    name = getattr(node, "name", None)
+    return str(getattr(name, "value", "?"))
+
+
+def _validation_error(
+    rule: type[ASTValidationRule] | None, error: _CoreError, document: DocumentNode
+) -> GraphQLError:
+    """One graphql-core validation error as MongooseIM words and codes it."""
+    node = error.nodes[0] if error.nodes else None
+    if rule is VariablesInAllowedPositionRule and error.nodes:
+        node = error.nodes[-1]  # where the variable is used, not where it is declared
+    path = _path_to(document, node)
+    if rule is FieldsOnCorrectTypeRule:
+        message = f"The query refers to a field, {_named(node)}, which is not present in the schema"
+        return GraphQLError(message, "unknown_field", path)
+    if rule is KnownArgumentNamesRule:
+        message = (
+            f"The query refers to an argument, {_named(node)}, which is not present in the schema"
+        )
+        return GraphQLError(message, "unknown_argument", path[:-1])
+    if rule is NoUndefinedVariablesRule:
+        message = (
+            f"The document refers to a variable {_named(node)} but no such var exists. "
+            "Perhaps the variable is a typo?"
+        )
+        return GraphQLError(message, "unbound_variable", path)
+    if rule is ScalarLeafsRule:
+        if "must have a selection" in error.message:
+            message = "The path refers to an Object, but no fields were specified"
+            return GraphQLError(message, "fieldless_object", path)
+        message = "Cannot apply a selection set to a scalar field"
+        return GraphQLError(message, "selection_on_scalar", path)
+    if rule is ProvidedRequiredArgumentsRule or (
+        rule is ValuesOfCorrectTypeRule and isinstance(node, NullValueNode)
+    ):
+        message = "The value is null in a non-null context"
+        return GraphQLError(message, "non_null", path)
+    if rule is ValuesOfCorrectTypeRule:
+        return GraphQLError(error.message, "param_mismatch", path)
+    if rule is VariablesInAllowedPositionRule:
+        return GraphQLError(error.message, "type_mismatch", path)
+    return GraphQLError(error.message, "validation_error", path)
+
+
+def _validate(schema: GraphQLSchema, document: DocumentNode) -> None:
+    """Run the spec's validation rules; raise the first error as MongooseIM would."""
+    found = validate(schema, document)
+    if not found:
+        return
+    first = found[0]
+    # validate() does not say which rule failed: rerun the rules one by one to find it
+    for rule in specified_rules:
+        if any(e.message == first.message for e in validate(schema, document, [rule])):
+            raise _validation_error(rule, first, document)
+    raise _validation_error(None, first, document)  # pragma: no cover - some rule failed
+
+
+# -- execution --------------------------------------------------------------------------
 
 
 class _ResolverError(Exception):
@@ -230,152 +316,303 @@ class _ResolverError(Exception):
         self.context = context
 
 
+@attrs.frozen
+class _Step:
+    """A selected field, type-checked and with its arguments coerced."""
+
+    key: str
+    name: str
+    args: dict[str, Any]
+    type_name: str
+    children: list[_Step] | None
+
+
 @attrs.define
-class _Exec:
-    archive: MessageArchive
-    role: Role
-    user: Jid | None
+class _Walk:
+    schema: GraphQLSchema
+    document: DocumentNode
+    label: str
     variables: dict[str, Any]
-    op_label: str
-    errors: list[dict[str, Any]] = attrs.field(factory=list)
+    check_served: bool
+    fragments: dict[str, FragmentDefinitionNode] = attrs.field(init=False)
 
-    @property
-    def schema(self) -> dict[str, dict[str, FieldDef]]:
-        return _SCHEMAS[self.role]
+    def __attrs_post_init__(self) -> None:
+        self.fragments = {
+            d.name.value: d
+            for d in self.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
 
-    def field(self, parent: str, field: Field, path: list[Any]) -> Any:
-        here = [*path, field.key]
-        if field.name == "__typename":
-            if parent in ("query", "mutation", "subscription"):
-                return f"{self.role.capitalize()}{parent.capitalize()}"
-            return parent
-        fdef = self.schema[parent].get(field.name)
-        if fdef is None:
-            raise GraphQLError(
-                f"The query refers to a field, {field.name}, which is not present in the schema",
-                "unknown_field",
-                [self.op_label, *here],
-            )
-        args = self.arguments(fdef, field, [self.op_label, *here])
-        is_object = fdef.type in self.schema
-        if is_object and field.selection is None:
-            raise GraphQLError(
-                "The path refers to an Object, but no fields were specified",
-                "fieldless_object",
-                [self.op_label, *here],
-            )
-        if not is_object and field.selection is not None:
-            raise GraphQLError(
-                "Cannot apply a selection set to a scalar field",
-                "selection_on_scalar",
-                [self.op_label, *here],
-            )
-        return (fdef, args)
+    def included(self, node: SelectionNode) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return include is None or include.get("if") is True
 
-    def arguments(self, fdef: FieldDef, field: Field, path: list[Any]) -> dict[str, Any]:
-        unknown = [name for name in field.args if name not in fdef.args]
-        if unknown:
-            raise GraphQLError(
-                f"The query refers to an argument, {unknown[0]}, which is not present "
-                "in the schema",
-                "unknown_argument",
-                path,
-            )
+    def collect(
+        self, selection_set: SelectionSetNode, into: dict[str, list[FieldNode]]
+    ) -> dict[str, list[FieldNode]]:
+        """Fields by response key, fragments expanded (every type here is an object
+        type, so a valid fragment always applies)."""
+        for sel in selection_set.selections:
+            if not self.included(sel):
+                continue
+            if isinstance(sel, FieldNode):
+                into.setdefault((sel.alias or sel.name).value, []).append(sel)
+            elif isinstance(sel, InlineFragmentNode):
+                self.collect(sel.selection_set, into)
+            elif isinstance(sel, FragmentSpreadNode):
+                self.collect(self.fragments[sel.name.value].selection_set, into)
+        return into
+
+    def plan(
+        self, parent: GraphQLObjectType, selections: list[SelectionSetNode], path: list[Any]
+    ) -> list[_Step]:
+        grouped: dict[str, list[FieldNode]] = {}
+        for selection_set in selections:
+            self.collect(selection_set, grouped)
+        steps: list[_Step] = []
+        for key, nodes in grouped.items():
+            name = nodes[0].name.value
+            here = [*path, key]
+            if name == "__typename":
+                steps.append(_Step(key, name, {}, "String", None))
+                continue
+            if self.check_served and name not in SERVED.get(parent.name, ()):
+                raise GraphQLError(
+                    f"{parent.name}.{name} is in the schema but not served by this fake",
+                    "unsupported_by_fake",
+                    [self.label, *here],
+                )
+            field = parent.fields[name]
+            args = self.arguments(field.args, nodes[0], [self.label, *here])
+            named = get_named_type(field.type)
+            children = None
+            if is_object_type(named):
+                assert isinstance(named, GraphQLObjectType)
+                subs = [n.selection_set for n in nodes if n.selection_set is not None]
+                children = self.plan(named, subs, here)
+            steps.append(_Step(key, name, args, named.name, children))
+        return steps
+
+    def arguments(self, defs: dict[str, Any], node: FieldNode, path: list[Any]) -> dict[str, Any]:
+        given = {arg.name.value: arg.value for arg in node.arguments}
         args: dict[str, Any] = {}
-        for name, adef in fdef.args.items():
-            raw = field.args.get(name)
-            if isinstance(raw, Var):
-                raw = self.variables.get(raw.name)
-            elif name in field.args and raw is not None:
-                raw = _coerce(adef.type, raw, [*path, name])
+        for name, adef in defs.items():
+            value_node = given.get(name)
+            raw: Any = None
+            if isinstance(value_node, VariableNode):
+                raw = self.variables.get(value_node.name.value)
+            elif value_node is not None and not isinstance(value_node, NullValueNode):
+                value = value_from_ast_untyped(value_node, self.variables)
+                raw = _coerce(get_named_type(adef.type).name, value, [*path, name])
             if raw is None:
-                if adef.non_null:
+                if is_non_null_type(adef.type):
                     raise GraphQLError(
                         "The value is null in a non-null context", "non_null", [*path, name]
                     )
-                raw = adef.default
+                raw = None if adef.default_value is Undefined else adef.default_value
             args[name] = raw
         return args
 
 
-def _resolve(ex: _Exec, parent: str, fields: list[Field], path: list[Any]) -> dict[str, Any] | None:
-    """Type-check a selection, then run resolvers; resolver errors null their field."""
-    out: dict[str, Any] = {}
-    for field in fields:
-        checked = ex.field(parent, field, path)
-        if not isinstance(checked, tuple):
-            out[field.key] = checked
+def _declared_type(node: TypeNode) -> tuple[str | None, bool]:
+    """A variable's declared named type (None for a list) and whether it is non-null."""
+    non_null = isinstance(node, NonNullTypeNode)
+    inner = node.type if isinstance(node, NonNullTypeNode) else node
+    if isinstance(inner, ListTypeNode) or not isinstance(inner, NamedTypeNode):
+        return None, non_null
+    return inner.name.value, non_null
+
+
+def _check_variables(
+    op: OperationDefinitionNode, supplied: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """Coerce variables against the operation's declarations (``type_check_params``)."""
+    values: dict[str, Any] = {}
+    supplied = {k: v for k, v in supplied.items() if v is not None}  # remove_null_args
+    for vdef in op.variable_definitions:
+        name = vdef.variable.name.value
+        type_name, non_null = _declared_type(vdef.type)
+        path = [label, name]
+        if name in supplied:
+            raw = supplied[name]
+        elif vdef.default_value is not None:
+            raw = value_from_ast_untyped(vdef.default_value)
+        else:
+            if non_null:
+                raise GraphQLError(
+                    "The parameter is non-null, but was undefined in parameter list",
+                    "missing_non_null_param",
+                    path,
+                )
             continue
-        fdef, args = checked
-        here = [*path, field.key]
-        if fdef.type not in ex.schema:
-            out[field.key] = None
-            continue
-        if parent in ("query", "mutation", "subscription") and field.selection is not None:
-            # a category object (``stanza``): its fields are the resolvers
-            out[field.key] = _resolve(ex, fdef.type, field.selection, here)
-            continue
-        try:
-            value = _call(ex, field.name, args)
-        except _ResolverError as err:
-            ex.errors.append(
-                {
-                    "message": err.error.message,
-                    "extensions": {**err.context, "code": err.error.code},
-                    "path": here,
-                }
+        values[name] = raw if raw is None or type_name is None else _coerce(type_name, raw, path)
+    return values
+
+
+def _pick_operation(document: DocumentNode, name: Any) -> OperationDefinitionNode:
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if isinstance(name, str):
+        for op in ops:
+            if op.name is not None and op.name.value == name:
+                return op
+        raise GraphQLError(
+            f'Expected an operation <<"{name}">> but no such operation was found',
+            "operation_not_found",
+            [],
+        )
+    if len(ops) == 1:
+        return ops[0]
+    raise GraphQLError(
+        "Expected an operation undefined but no such operation was found",
+        "operation_not_found",
+        [],
+    )
+
+
+@attrs.define
+class GraphQLEndpoint:
+    """One role's schema (built once) and the answers to documents sent to it."""
+
+    archive: MessageArchive
+    role: Role
+    source: SdlSource = "auto"
+    _schema: GraphQLSchema | None = None
+
+    @property
+    def schema(self) -> GraphQLSchema:
+        """The schema documents are validated against (built on first use)."""
+        if self._schema is None:
+            text, _ = schema_text(self.role, self.source)
+            self._schema = build_schema(text)
+        return self._schema
+
+    def execute(
+        self,
+        user: Jid | None,
+        authorized: bool,
+        query: str,
+        variables: dict[str, Any],
+        operation_name: Any,
+    ) -> dict[str, Any]:
+        """Run one request's document; the JSON body to send with HTTP 200.
+
+        Raises :class:`GraphQLError` for errors the server answers with 4xx.
+        """
+        document = _parse(query)
+        _validate(self.schema, document)
+        op = _pick_operation(document, operation_name)
+        if op.variable_definitions and op.name is None:
+            raise GraphQLError(
+                "Cannot supply parameter lists to unnamed (anonymous) queries",
+                "unnamed_operation_params",
+                [],
             )
-            out[field.key] = None
-            continue
-        assert field.selection is not None
-        out[field.key] = _render(ex, fdef.type, value, field.selection, here)
-    return out
+        label = operation_name if isinstance(operation_name, str) else "ROOT"
+        values = _check_variables(op, variables, label)
+        root = self.schema.get_root_type(op.operation)
+        assert root is not None  # validation refuses operations the schema has no root for
+        subscription = op.operation is OperationType.SUBSCRIPTION
+        walk = _Walk(self.schema, document, label, values, check_served=not subscription)
+        # A query of introspection fields only is answered by graphql-core itself.
+        introspection = all(
+            isinstance(f, FieldNode) and f.name.value in _INTROSPECTION
+            for f in op.selection_set.selections
+        )
+        # type-check the whole selection before anything runs or authorisation is judged
+        plan = [] if introspection else walk.plan(root, [op.selection_set], [])
+        if not authorized:
+            raise GraphQLError(
+                f"Cannot execute query {label} without permissions", "no_permissions", [label], 401
+            )
+        if subscription:
+            raise GraphQLError(
+                "The http execution method does not support subscription operations.",
+                "unsupported_operation",
+            )
+        if introspection:
+            name = op.name.value if op.name is not None else None
+            result = execute_sync(
+                self.schema, document, variable_values=variables, operation_name=name
+            )
+            return dict(result.formatted)
+        return self._run(root.name, plan, user)
 
+    def _run(self, root: str, plan: list[_Step], user: Jid | None) -> dict[str, Any]:
+        errors: list[dict[str, Any]] = []
+        data: dict[str, Any] = {}
+        for category in plan:
+            if category.children is None:  # __typename
+                data[category.key] = root
+                continue
+            out: dict[str, Any] = {}
+            for step in category.children:
+                if step.children is None:
+                    out[step.key] = category.type_name
+                    continue
+                try:
+                    value = self._call(step.name, step.args, user)
+                except _ResolverError as err:
+                    errors.append(
+                        {
+                            "message": err.error.message,
+                            "extensions": {**err.context, "code": err.error.code},
+                            "path": [category.key, step.key],
+                        }
+                    )
+                    out[step.key] = None
+                    continue
+                out[step.key] = _render(step.type_name, value, step.children)
+            data[category.key] = out
+        body: dict[str, Any] = {"data": data}
+        if errors:
+            body["errors"] = errors
+        return body
 
-def _call(ex: _Exec, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    archive = ex.archive
-    if name == "getLastMessages":
-        caller: Jid = ex.user if ex.role == "user" else args["caller"]  # type: ignore[assignment]
-        context = {"user": str(caller)}
-        if ex.role == "admin":
-            refusal = archive.check_user(caller)
-            if refusal is not None:
-                raise _ResolverError(refusal, context)
-        limit = archive.effective_limit(args["limit"])
-        rows = archive.lookup(caller, args["with"], args["before"], limit)
-        return {"stanzas": rows, "limit": limit}
-    if name in ("sendMessage", "sendMessageHeadLine"):
+    def _call(self, name: str, args: dict[str, Any], user: Jid | None) -> dict[str, Any]:
+        archive = self.archive
+        admin = self.role == "admin"
+        if name == "getLastMessages":
+            caller = args["caller"] if admin else user
+            assert isinstance(caller, Jid)  # an authorized user, or the coerced JID! argument
+            context = {"user": str(caller)}
+            if admin:
+                refusal = archive.check_user(caller)
+                if refusal is not None:
+                    raise _ResolverError(refusal, context)
+            limit = archive.effective_limit(args["limit"])
+            rows = archive.lookup(caller, args["with"], args["before"], limit)
+            return {"stanzas": rows, "limit": limit}
         headline = name == "sendMessageHeadLine"
         result = archive.send(
-            user=ex.user if ex.role == "user" else None,
+            user=None if admin else user,
             from_jid=args["from"],
             to=args["to"],
             body=args["body"],
             subject=args.get("subject"),
             message_type="headline" if headline else "chat",
         )
-        context = {"from": str(args["from"])} if ex.role == "admin" else {}
         if isinstance(result, SendError):
-            raise _ResolverError(result, context)
+            raise _ResolverError(result, {"from": str(args["from"])} if admin else {})
         return {"id": result}
-    raise AssertionError(name)  # pragma: no cover - the schema lists no other resolvers
 
 
-def _render(ex: _Exec, type_name: str, value: Any, fields: list[Field], path: list[Any]) -> Any:
+def _render(type_name: str, value: Any, steps: list[_Step]) -> Any:
     """Shape a resolver's result after the (already type-checked) selection."""
     out: dict[str, Any] = {}
-    for field in fields:
-        if field.name == "__typename":
-            out[field.key] = type_name
-        elif type_name == "StanzaMap":
-            out[field.key] = _stanza_field(value, field.name)
-        elif field.selection is not None:
-            item_type = ex.schema[type_name][field.name].type
-            out[field.key] = [
-                _render(ex, item_type, item, field.selection, path) for item in value[field.name]
-            ]
+    for step in steps:
+        if step.name == "__typename":
+            out[step.key] = type_name
+            continue
+        item = _stanza_field(value, step.name) if type_name == "StanzaMap" else value[step.name]
+        if step.children is None or item is None:
+            out[step.key] = item
+        elif isinstance(item, list):
+            out[step.key] = [_render(step.type_name, each, step.children) for each in item]
         else:
-            out[field.key] = value[field.name]
+            out[step.key] = _render(step.type_name, item, step.children)
     return out
 
 
@@ -387,132 +624,3 @@ def _stanza_field(row: ArchivedMessage, name: str) -> Any:
     if name == "stanza_id":
         return row.external_id
     return row.stanza_xml()
-
-
-def _check_variables(op: Operation, supplied: dict[str, Any], op_label: str) -> dict[str, Any]:
-    """Coerce variables against the operation's declarations (``type_check_params``)."""
-    values: dict[str, Any] = {}
-    supplied = {k: v for k, v in supplied.items() if v is not None}  # remove_null_args
-    for vdef in op.var_defs:
-        path = [op_label, vdef.name]
-        if vdef.name in supplied:
-            raw = supplied[vdef.name]
-        elif vdef.has_default:
-            raw = vdef.default
-        else:
-            if vdef.type.non_null:
-                raise GraphQLError(
-                    "The parameter is non-null, but was undefined in parameter list",
-                    "missing_non_null_param",
-                    path,
-                )
-            continue
-        if raw is None or vdef.type.name is None:
-            values[vdef.name] = raw
-            continue
-        values[vdef.name] = _coerce(vdef.type.name, raw, path)
-    return values
-
-
-def _check_var_uses(
-    ex: _Exec, op: Operation, type_name: str, fields: list[Field] | None, declared: set[str]
-) -> None:
-    """Reject undeclared variables and declared types that differ from the schema's."""
-    decls = {v.name: v for v in op.var_defs}
-    for field in fields or []:
-        fdef = ex.schema.get(type_name, {}).get(field.name)
-        if fdef is None:
-            continue
-        for arg, value in field.args.items():
-            if not isinstance(value, Var) or arg not in fdef.args:
-                continue
-            if value.name not in declared:
-                raise GraphQLError(
-                    f"The document refers to a variable {value.name} but no such var exists. "
-                    "Perhaps the variable is a typo?",
-                    "unbound_variable",
-                    [ex.op_label, field.key],
-                )
-            want = fdef.args[arg]
-            have = decls[value.name].type
-            if have.name != want.type or (
-                want.non_null and not have.non_null and not decls[value.name].has_default
-            ):
-                raise GraphQLError(
-                    f"Type mismatch on ({arg}). The query document has a value/variable of type "
-                    f"({have}) but the schema expects type "
-                    f"({want.type}{'!' if want.non_null else ''})",
-                    "type_mismatch",
-                    [ex.op_label, field.key, arg],
-                )
-        if fdef.type in ex.schema:
-            _check_var_uses(ex, op, fdef.type, field.selection, declared)
-
-
-def execute_graphql(
-    archive: MessageArchive,
-    role: Role,
-    user: Jid | None,
-    authorized: bool,
-    query: Any,
-    variables: Any,
-    operation_name: Any,
-) -> dict[str, Any]:
-    """Run one request's document; the JSON body to send with HTTP 200.
-
-    Raises :class:`GraphQLError` for errors the server answers with 4xx.
-    """
-    ops = parse_document(query)
-    op_name = operation_name if isinstance(operation_name, str) else None
-    if op_name is not None:
-        matching = [op for op in ops if op.name == op_name]
-        if not matching:
-            raise GraphQLError(
-                f'Expected an operation <<"{op_name}">> but no such operation was found',
-                "operation_not_found",
-                [],
-            )
-        op = matching[0]
-    elif len(ops) == 1:
-        op = ops[0]
-    else:
-        raise GraphQLError(
-            "Expected an operation undefined but no such operation was found",
-            "operation_not_found",
-            [],
-        )
-    if op.var_defs and op.name is None:
-        raise GraphQLError(
-            "Cannot supply parameter lists to unnamed (anonymous) queries",
-            "unnamed_operation_params",
-            [],
-        )
-    label = op_name if op_name is not None else "ROOT"
-    ex = _Exec(archive, role, user, {}, label)
-    _check_var_uses(ex, op, op.kind, op.selection, {v.name for v in op.var_defs})
-    ex.variables = _check_variables(op, variables if isinstance(variables, dict) else {}, label)
-    # type-check the whole selection before anything runs or authorisation is judged
-    _type_check(ex, op.kind, op.selection, [])
-    if not authorized:
-        raise GraphQLError(
-            f"Cannot execute query {label} without permissions", "no_permissions", [label], 401
-        )
-    if op.kind == "subscription":
-        raise GraphQLError(
-            "The http execution method does not support subscription operations.",
-            "unsupported_operation",
-        )
-    data = _resolve(ex, op.kind, op.selection, [])
-    body: dict[str, Any] = {"data": data}
-    if ex.errors:
-        body["errors"] = ex.errors
-    return body
-
-
-def _type_check(ex: _Exec, type_name: str, fields: list[Field], path: list[Any]) -> None:
-    for field in fields:
-        checked = ex.field(type_name, field, path)
-        if isinstance(checked, tuple):
-            fdef, _ = checked
-            if fdef.type in ex.schema and field.selection is not None:
-                _type_check(ex, fdef.type, field.selection, [*path, field.key])

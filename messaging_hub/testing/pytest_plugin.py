@@ -87,9 +87,9 @@ async def fake_textmagic(
 async def fake_mongooseim(
     request: pytest.FixtureRequest, anyio_backend: Any
 ) -> AsyncIterator[FakeMongooseIM]:
-    """A running fake MongooseIM server (GraphQL as the user)."""
+    """A running fake MongooseIM server: ``FakeMongooseIM()``, GraphQL as the user."""
     from .mongooseim import FakeMongooseIM
 
     _require_async_test(request, anyio_backend, "fake_mongooseim")
-    async with FakeMongooseIM(api="graphql") as fake:
+    async with FakeMongooseIM() as fake:
         yield fake
