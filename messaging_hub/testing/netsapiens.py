@@ -83,9 +83,37 @@ class _Grant:
 class FakeNetSapiens(FakeServer):
     """An in-memory NetSapiens v2 messaging server on loopback.
 
-    ``users`` maps extensions to ``(login, password)``; the first user is the
-    one ``config`` acts for. ``timestamp_spelling`` picks the session field
-    spelling (``"timestamp"`` as recorded, ``"datetime"`` as the schema).
+    Constructor arguments (keyword-only, all optional):
+
+    * ``domain``: the NetSapiens domain (default ``"acme"``).
+    * ``users``: extension -> ``(login, password)`` (default 1000, 1004 and
+      1123); the first user is the one :attr:`config` acts for (:attr:`me`).
+    * ``sms_number``: the SMS number sends come from (digits).
+    * ``access_token``: a static bearer token that never expires;
+      ``api_key``: an ``nsd_`` API key accepted as a bearer token.
+    * ``client_id``/``client_secret``: the OAuth client for ``POST /tokens``
+      (password and refresh grants).
+    * ``token_ttl``: lifetime in seconds (on ``clock``) of tokens from
+      ``/tokens`` (default 3600).
+    * ``timezone``: the server's zone for its zone-less timestamps.
+    * ``timestamp_spelling``: session fields spelt ``-timestamp`` (as
+      recorded, default) or ``-datetime`` (as the schema).
+    * ``clock``: returns an aware datetime (stamps, token expiry).
+    * ``host``/``port`` (and ``client_max_size``): passed to :class:`FakeServer`.
+
+    Knobs and helpers: :attr:`config` (static token), :attr:`password_config`
+    (OAuth password grant), :attr:`base_url`, :meth:`deliver_inbound`,
+    :meth:`seed_session`/:meth:`seed_sessions`, :meth:`session`,
+    :attr:`sessions` (per user), :meth:`expire_tokens`, :attr:`token_requests`
+    (by grant). The spec documents no rate limits and no sender ids beyond
+    ``sms_number``, so the fake has none.
+
+    From :class:`FakeServer` (every fake): :meth:`fail` queues a :class:`Fault`
+    (``status``/``body``/``headers``/``content_type``, ``reset``, ``delay``,
+    ``truncate``, ``after``, ``transform``; matched by ``method`` and ``path``,
+    ``times`` times), :attr:`pending_faults`, :meth:`clear_faults`,
+    :attr:`requests` and :meth:`requests_to` (what reached the wire),
+    :attr:`origin`, and :attr:`ssl_context` (set before start to serve HTTPS).
     """
 
     provider = "netsapiens"

@@ -79,12 +79,25 @@ class FakeRingCentral(MessageStoreApi):
     Medium 40, Heavy 10, Auth 5 per 60 s) and ``rate_limiting`` (False counts
     but never refuses).
 
+    ``host``/``port`` go to :class:`FakeServer`. Sender ids: ``from_number``
+    and ``phone_numbers`` are the numbers an SMS/MMS/fax may come from
+    (others get 403 MSG-304). Rate-limit answers carry the
+    ``X-Rate-Limit-*`` headers and ``Retry-After`` on 429 (CMN-301).
+
     Test helpers: ``deliver_inbound`` (SMS/MMS from a remote number),
     ``deliver_pager``, ``deliver_fax``, ``deliver_voicemail``, ``add_message``,
-    ``seed_messages``/``seed_conversation`` (paging), ``set_message_status``,
-    ``expire_tokens``, ``reset_rate_limits``; state: ``messages``, ``sent``,
-    ``message(id)``, ``conversations``, ``conversation_id(...)``,
-    ``token_requests`` (a Counter by grant type), ``tokens``, ``rate_limiter``.
+    ``attachment``, ``seed_messages``/``seed_conversation`` (paging),
+    ``set_message_status``, ``expire_tokens``, ``reset_rate_limits``; state:
+    ``messages``, ``sent``, ``message(id)``, ``conversations``,
+    ``conversation_id(...)``, ``token_requests`` (a Counter by grant type),
+    ``tokens``, ``rate_limiter``.
+
+    From :class:`FakeServer` (every fake): :meth:`fail` queues a :class:`Fault`
+    (``status``/``body``/``headers``/``content_type``, ``reset``, ``delay``,
+    ``truncate``, ``after``, ``transform``; matched by ``method`` and ``path``,
+    ``times`` times), :attr:`pending_faults`, :meth:`clear_faults`,
+    :attr:`requests` and :meth:`requests_to` (what reached the wire),
+    :attr:`origin`, and :attr:`ssl_context` (set before start to serve HTTPS).
     """
 
     def setup_routes(self, app: web.Application) -> None:

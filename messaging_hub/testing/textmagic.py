@@ -71,11 +71,40 @@ TOO_MANY = {"code": 429, "message": "Request limit reached. Please try again lat
 class FakeTextMagic(TextMagicAccount, FakeServer):
     """In-memory TextMagic account served over loopback HTTP.
 
-    ``deliver_after`` (seconds on ``clock``; None = never by itself) moves
-    queued messages to delivered; ``bulk_processing_seconds`` likewise turns
-    a queued bulk (> 1,000 recipients) into a session. ``bulk_response``
-    chooses between the operation table's ``202`` with no body ("empty")
-    and the tutorial's ``201`` bulk link ("link").
+    Constructor arguments (keyword-only, all optional):
+
+    * ``username``/``api_key``: the credentials (``X-TM-Username`` +
+      ``X-TM-Key`` headers, or HTTP Basic).
+    * ``from_number``: the account's own number, the default sender.
+    * ``sender_ids``: more allowed senders: numbers or alphanumeric ids
+      (a ``from`` that is neither gets 400).
+    * ``clock``: returns an aware datetime (stamps, schedules, delivery).
+    * ``rate_limit_per_second``: requests per wall-clock second before 429
+      (default 50, as documented; None turns it off).
+    * ``deliver_after``: seconds on ``clock`` after which queued messages
+      read as delivered (None: only :meth:`deliver_all` or :meth:`set_status`).
+    * ``bulk_processing_seconds``: likewise for a queued bulk (more than
+      1,000 recipients) becoming a session (None: only :meth:`process_bulks`).
+    * ``bulk_response``: ``"empty"`` (the operation table's 202 with no body)
+      or ``"link"`` (the tutorial's 201 bulk link).
+    * ``price_per_part``/``balance``: what a send costs and the credit it
+      draws on.
+    * ``host``/``port``: where to listen.
+
+    Knobs and helpers: :attr:`config`, :meth:`deliver_inbound` (a reply),
+    :meth:`seed_session`/:meth:`seed_sessions`, :meth:`deliver_all`,
+    :meth:`set_status`, :meth:`process_bulks`, :meth:`release_schedules`,
+    :meth:`add_contact`/:meth:`add_list`/:meth:`add_template` (send targets),
+    state: :attr:`sessions`, :attr:`messages`, :attr:`replies`,
+    :attr:`bulks`, :attr:`schedules`, :attr:`uploads`, :attr:`balance`.
+    TextMagic has no tokens (a static key), so the fake has none.
+
+    From :class:`FakeServer` (every fake): :meth:`fail` queues a :class:`Fault`
+    (``status``/``body``/``headers``/``content_type``, ``reset``, ``delay``,
+    ``truncate``, ``after``, ``transform``; matched by ``method`` and ``path``,
+    ``times`` times), :attr:`pending_faults`, :meth:`clear_faults`,
+    :attr:`requests` and :meth:`requests_to` (what reached the wire),
+    :attr:`origin`, and :attr:`ssl_context` (set before start to serve HTTPS).
     """
 
     provider = "textmagic"
