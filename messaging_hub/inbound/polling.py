@@ -3,7 +3,9 @@
 :func:`watch` works on any client with ``sessions`` and ``history``: it
 remembers what it has seen, fetches history only for conversations whose
 last activity changed, and yields each new message once, oldest first.
-Messages that existed when watching started are not yielded.
+Messages that existed when watching started are not yielded. An adapter
+that polls its own inbound listing (TextMagic's replies: its history holds
+outbound messages only) is watched through that listing instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import anyio
 from ..adapter import Adapter, Capability
 from ..errors import InvalidRequest, UnsupportedOperation
 from ..models import Direction, Message
+from .listen import listen
 from .source import Delivery, InboundSource
 
 __all__ = ["HistoryPollingSource", "watch"]
@@ -53,10 +56,21 @@ async def watch(
 
     ``session`` limits the watch to one conversation; otherwise the
     ``lookback`` most recent conversations are checked every ``interval``
-    seconds. ``inbound_only`` skips the account's own messages.
+    seconds. ``inbound_only`` skips the account's own messages. An adapter
+    with its own polled inbound listing is polled there every ``interval``
+    seconds (outages retried as by ``listen()``); ``session`` then keeps the
+    messages whose ``session_id`` it is.
     """
     if interval <= 0 or lookback < 1 or memory < lookback:
         raise InvalidRequest("interval must be > 0, lookback >= 1 and memory >= lookback")
+    if _polls_own_source(client):
+        # Its history would never show an inbound message: read its listing.
+        async for message in listen(
+            client, inbound_only=inbound_only, memory=memory, poll_interval=interval
+        ):
+            if session is None or message.session_id == session:
+                yield message
+        return
     if Capability.HISTORY not in client.capabilities or (
         session is None and Capability.SESSIONS not in client.capabilities
     ):
@@ -162,6 +176,12 @@ class HistoryPollingSource(InboundSource):
         # Stable: messages stamped in the same second keep arrival order.
         found.sort(key=lambda m: m.created_at)
         return found
+
+
+def _polls_own_source(client: Adapter[Any]) -> bool:
+    """Whether ``client`` brings its own polled inbound source (not history, not push)."""
+    own = type(client).inbound_source is not Adapter.inbound_source
+    return own and Capability.PUSH not in client.capabilities
 
 
 def _flags(capabilities: Capability) -> set[Capability]:

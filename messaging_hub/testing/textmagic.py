@@ -33,7 +33,8 @@ from typing import Any, Literal
 from aiohttp import web
 
 from messaging_hub.testing._server import FakeServer, Handler, json_error
-from messaging_hub.testing.textmagic_account import AVATAR, TextMagicAccount
+from messaging_hub.testing.textmagic_account import AVATAR
+from messaging_hub.testing.textmagic_callbacks import TextMagicCallbacks
 from messaging_hub.testing.textmagic_state import (
     FakeBulk,
     FakeMessage,
@@ -68,7 +69,7 @@ UPLOAD_TYPES = frozenset({
 TOO_MANY = {"code": 429, "message": "Request limit reached. Please try again later."}
 
 
-class FakeTextMagic(TextMagicAccount, FakeServer):
+class FakeTextMagic(TextMagicCallbacks, FakeServer):
     """In-memory TextMagic account served over loopback HTTP.
 
     Constructor arguments (keyword-only, all optional):
@@ -97,6 +98,12 @@ class FakeTextMagic(TextMagicAccount, FakeServer):
     :meth:`add_contact`/:meth:`add_list`/:meth:`add_template` (send targets),
     state: :attr:`sessions`, :attr:`messages`, :attr:`replies`,
     :attr:`bulks`, :attr:`schedules`, :attr:`uploads`, :attr:`balance`.
+    Inbound callbacks: :meth:`set_callback` (the "Callback URL for incoming
+    messages" and its format ``j``/``u``/``m``; also ``PUT
+    /api/v2/callback/settings``), then :meth:`deliver_inbound` POSTs each
+    reply there; :meth:`callbacks_sent` waits for them, :attr:`callbacks`
+    lists them, :meth:`inbound_callback` builds one; :attr:`reply_reads`
+    counts reads of ``/api/v2/replies``.
     TextMagic has no tokens (a static key), so the fake has none.
 
     From :class:`FakeServer` (every fake): :meth:`fail` queues a :class:`Fault`
@@ -126,7 +133,7 @@ class FakeTextMagic(TextMagicAccount, FakeServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        TextMagicAccount.__init__(
+        TextMagicCallbacks.__init__(
             self,
             username=username, api_key=api_key, from_number=from_number,
             sender_ids=sender_ids, clock=clock, deliver_after=deliver_after,
@@ -178,6 +185,17 @@ class FakeTextMagic(TextMagicAccount, FakeServer):
         app.router.add_get(f"{v2}/replies", self._list_replies)
         app.router.add_get(v2 + r"/replies/{id:\d+}", self._get_reply)
         app.router.add_delete(v2 + r"/replies/{id:\d+}", self._delete_reply)
+        self.add_callback_routes(app)
+
+    async def stop(self) -> None:
+        """Stop callbacks still under way, then stop serving."""
+        await self.cancel_callbacks()
+        await FakeServer.stop(self)
+
+    @property
+    def reply_reads(self) -> int:
+        """How many requests read replies (``GET /api/v2/replies[/{id}]``)."""
+        return len(self.requests_to("GET", r"^/api/v2/replies(/|$)"))
 
     # -- limits and auth -------------------------------------------------------
     def _rate_limited(self) -> bool:

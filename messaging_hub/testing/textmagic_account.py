@@ -142,33 +142,34 @@ class TextMagicAccount:
 
     def deliver_inbound(
         self,
-        from_phone: str,
+        sender: str,
         text: str,
-        session_id: int | None = None,
         *,
+        session_id: int | None = None,
         to: str | None = None,
     ) -> FakeReply:
-        """Simulate an inbound SMS (a reply) from ``from_phone``.
+        """Simulate an inbound SMS (a reply) from the phone ``sender``.
 
         It is linked to ``session_id``, or else to the newest session that
-        sent to ``from_phone``; ``to`` defaults to the account's number.
+        sent to ``sender`` (kept by the fake only: the ``MessageIn`` resource
+        names no session); ``to`` defaults to the account's number.
         It is served by ``GET /api/v2/replies``.
         """
-        sender = normalise_phone(from_phone)
-        if sender is None:
-            raise ValueError(f"not an E.164 number: {from_phone!r}")
+        number = normalise_phone(sender)
+        if number is None:
+            raise ValueError(f"not an E.164 number: {sender!r}")
         if session_id is not None and session_id not in self._sessions:
             raise ValueError(f"no session {session_id}")
         if session_id is None:
-            sent = [m for m in self._messages.values() if m.receiver == sender]
+            sent = [m for m in self._messages.values() if m.receiver == number]
             session_id = max(sent, key=lambda m: m.id).session_id if sent else None
         receiver = normalise_phone(to) if to is not None else self.from_number[1:]
         if receiver is None:
             raise ValueError(f"not an E.164 number: {to!r}")
-        contact_id, contact = self._contact_by_phone(sender)
+        contact_id, contact = self._contact_by_phone(number)
         reply = FakeReply(
             id=self._new_id("reply"),
-            sender=sender,
+            sender=number,
             receiver=receiver,
             text=text,
             message_time=self._clock(),

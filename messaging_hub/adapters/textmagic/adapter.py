@@ -19,7 +19,8 @@ session plus its follow-ups:
   made since ``X``. Each follow-up is read as soon as it is found, so a
   small ``limit`` stops early; ``follow_ups=False`` reads ``X`` alone.
   Inbound replies live at ``/api/v2/replies``, outside this API: history
-  holds outbound messages only.
+  holds outbound messages only; ``listen()``/``watch()`` and the webhook
+  receiver read replies (see :mod:`.push`).
 * ``delete(X)`` deletes ``X`` and its follow-ups (the same walk).
 * ``sessions()`` lists TextMagic's sessions as they are (follow-ups too).
   Any session of the account whose ``referenceId`` is ``X`` counts as a
@@ -55,7 +56,7 @@ from collections.abc import (
     Mapping,
 )
 from datetime import datetime
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import aiohttp
 import anyio
@@ -91,6 +92,10 @@ from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Respo
 from . import wire
 from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
 from .encoding import is_gsm, max_units, units
+
+if TYPE_CHECKING:
+    from ...inbound.source import InboundSource
+    from ...inbound.webhooks import WebhookReceiver
 
 __all__ = ["TextMagicAdapter", "TextMagicOptions"]
 
@@ -244,6 +249,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         | Capability.HISTORY
         | Capability.DELETE
         | Capability.GROUP
+        | Capability.WEBHOOKS
     )
     session_filters = frozenset()
     history_filters = frozenset({"statuses", "include_deleted", "follow_ups"})
@@ -586,6 +592,26 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         else:
             await self.native.get_message_session(root)  # NotFound if the root is gone
             await self.native.delete_message_sessions_bulk(ids=[root, *others])
+
+    # -- inbound ----------------------------------------------------------------
+    def inbound_source(self, **options: Any) -> InboundSource:
+        """Replies polled from ``/api/v2/replies`` (history holds outbound only);
+        options: ``poll_interval``, ``page_size`` (see :mod:`.push`)."""
+        self._ensure_open()
+        from .push import ReplyPollingSource  # push imports this package's api
+
+        return ReplyPollingSource(self.native, **options)
+
+    def webhook_receiver(self, **options: Any) -> WebhookReceiver:
+        """The inbound-message callback receiver (see :mod:`.push`): ``token``
+        (the callback URL's secret last segment), ``receiving_numbers``
+        (default: ``from_number`` when it is a number), ``confirm``."""
+        from .push import ReplyWebhookReceiver
+
+        if "receiving_numbers" not in options:
+            own = self.options.from_number
+            options["receiving_numbers"] = (own,) if own and own.startswith("+") else ()
+        return ReplyWebhookReceiver(self.native, **options)
 
     async def _aclose(self) -> None:
         await self.native.aclose()

@@ -125,6 +125,8 @@ class MessageIn:
     email: str | None = None
     contact_user_id: int | None = None
     user_id: int | None = None
+    session_id: int | None = None
+    """Not in the documented ``MessageIn``; read when an answer carries it."""
 
 
 @attrs.frozen
