@@ -42,6 +42,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from email import policy
+from email.errors import MessageError
 from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
@@ -355,8 +356,9 @@ def _read_fields(request: WebhookRequest) -> Mapping[str, object] | WebhookRespo
             return _single_values(pairs)
         if mime == _FORM_TYPES[1]:
             return _multipart(content_type, request.body)
-    except (ValueError, RecursionError, LookupError):
-        # UnicodeDecodeError and JSONDecodeError are ValueErrors.
+    except (ValueError, RecursionError, LookupError, MessageError):
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; the email
+        # parser's own errors are MessageErrors: garbage is a 400, never a 500.
         return WebhookResponse.refuse(400, "unreadable body")
     return WebhookResponse.refuse(415, "expected JSON or form data")
 
