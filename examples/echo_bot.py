@@ -3,7 +3,8 @@
     python examples/echo_bot.py                      # offline, on a fake NetSapiens
     python examples/echo_bot.py --config hub.toml    # a real account ([messaging_hub] table)
 
-It polls with ``messaging_hub.watch`` and replies in the same conversation.
+It hears messages with ``messaging_hub.listen`` (pushed where the provider
+pushes, polled otherwise) and replies in the same conversation.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import anyio
 import messaging_hub as mh
 
 
-async def run_bot(client: mh.Adapter[Any], *, replies: int | None, interval: float) -> int:
+async def run_bot(client: mh.Adapter[Any], *, replies: int | None, **listen_options: Any) -> int:
     """Answer inbound messages until ``replies`` were sent (forever when None)."""
     sent = 0
-    async for message in mh.watch(client, interval=interval):
+    async for message in mh.listen(client, **listen_options):
         if message.sender is None:
             continue
         await client.send(
@@ -43,12 +44,13 @@ async def offline_demo(replies: int) -> int:
             result: list[int] = []
 
             async def bot() -> None:
-                result.append(await run_bot(client, replies=replies, interval=0.05))
+                # NetSapiens has no push: listen() polls, here every 50 ms.
+                result.append(await run_bot(client, replies=replies, poll_interval=0.05))
 
             tg.start_soon(bot)
             await anyio.sleep(0.2)  # the bot takes its baseline first
-            fake.deliver_inbound(from_user="1123", text="hello bot")
-            fake.deliver_inbound(from_user="1004", text="are you there?")
+            fake.deliver_inbound("1123", "hello bot")
+            fake.deliver_inbound("1004", "are you there?")
         return result[0]
 
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def online() -> None:
         async with mh.connect(mh.from_toml(args.config)) as client:
-            await run_bot(client, replies=args.replies, interval=5.0)
+            await run_bot(client, replies=args.replies)
 
     anyio.run(online)
     return 0

@@ -152,7 +152,10 @@ class HistoryPollingSource(InboundSource):
         self._skip = {(m.session_id, m.id) for m in existing}
         if existing:
             return existing[-1].created_at
-        return datetime.now(UTC)
+        # Nothing exists yet, so everything that appears is new. Not "now" in
+        # our clock: the provider's second-resolution stamps (or a clock
+        # behind ours) would date the first messages before it.
+        return datetime.min.replace(tzinfo=UTC)
 
     async def catch_up(self, cursor: datetime) -> AsyncIterator[Delivery]:
         for message in await self._scan(cursor):

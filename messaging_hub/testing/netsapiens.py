@@ -215,14 +215,29 @@ class FakeNetSapiens(FakeServer):
 
     def deliver_inbound(
         self,
+        sender: str | None = None,
+        text: str | None = None,
         *,
-        text: str,
         from_number: str | None = None,
         from_user: str | None = None,
         to_user: str | None = None,
         session_id: str | None = None,
     ) -> str:
-        """Simulate a message arriving for ``to_user``; returns the session id."""
+        """Simulate a message arriving for ``to_user``; returns the session id.
+
+        ``sender`` is a phone number (``+...``: an inbound SMS) or a user's
+        extension (a chat), as every fake's ``deliver_inbound(sender, text)``
+        takes it; ``from_number``/``from_user`` say the same by keyword.
+        """
+        if text is None:
+            raise TypeError("deliver_inbound() needs the message text")
+        if sender is not None:
+            if from_number is not None or from_user is not None:
+                raise TypeError("give the sender once: positionally or by keyword")
+            if sender.startswith("+"):
+                from_number = sender
+            else:
+                from_user = sender
         to_user = to_user or self.me
         sid = session_id or secrets.token_hex(16)
         if from_number is not None:

@@ -160,12 +160,12 @@ async def test_native_client_covers_every_message_operation() -> None:
 
 async def test_inbound_messages_and_directions() -> None:
     async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
-        sid = fake.deliver_inbound(from_number="+17145550353", text="hello from a phone")
+        sid = fake.deliver_inbound("+17145550353", "hello from a phone")
         [message] = [m async for m in client.history(sid)]
         assert message.direction is mh.Direction.INBOUND
         assert message.sender == mh.Address("+17145550353", mh.AddressKind.PHONE)
         assert message.kind is mh.MessageKind.SMS
-        chat = fake.deliver_inbound(from_user="1123", text="hello from 1123")
+        chat = fake.deliver_inbound("1123", "hello from 1123")
         [message] = [m async for m in client.history(chat)]
         assert message.direction is mh.Direction.INBOUND
         assert message.sender == mh.Address("1123@acme", mh.AddressKind.USER)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_watch_yields_new_inbound_messages_once() -> None:
     async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
-        old = fake.deliver_inbound(from_user="1123", text="before the bot started")
+        old = fake.deliver_inbound("1123", "before the bot started")
         received: list[mh.Message] = []
 
         async def bot() -> None:
@@ -28,10 +28,10 @@ async def test_watch_yields_new_inbound_messages_once() -> None:
                 tg.start_soon(bot)
                 await anyio.sleep(0.1)
                 await client.send(mh.Outgoing(to=["1004"], text="the bot's own message"))
-                fake.deliver_inbound(from_user="1123", text="first", session_id=old)
+                fake.deliver_inbound("1123", "first", session_id=old)
                 await anyio.sleep(0.1)
-                fake.deliver_inbound(from_number="+17145550353", text="second")
-                fake.deliver_inbound(from_user="1004", text="third")
+                fake.deliver_inbound("+17145550353", "second")
+                fake.deliver_inbound("1004", "third")
         texts = [m.text for m in received]
         # "second" and "third" share a one-second timestamp: their order is open.
         assert texts[0] == "first"
@@ -48,7 +48,7 @@ async def test_watch_refuses_bad_arguments() -> None:
 
 async def test_watch_keeps_arrival_order_within_one_second() -> None:
     async with FakeNetSapiens() as fake, mh.connect(fake.config) as client:
-        session_id = fake.deliver_inbound(from_user="1123", text="opening")
+        session_id = fake.deliver_inbound("1123", "opening")
         received: list[str] = []
 
         async def bot() -> None:
@@ -62,5 +62,5 @@ async def test_watch_keeps_arrival_order_within_one_second() -> None:
                 tg.start_soon(bot)
                 await anyio.sleep(0.1)
                 for text in ("one", "two", "three", "four"):  # all in the same second
-                    fake.deliver_inbound(from_user="1123", text=text, session_id=session_id)
+                    fake.deliver_inbound("1123", text, session_id=session_id)
         assert received == ["one", "two", "three", "four"]
