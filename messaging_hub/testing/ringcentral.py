@@ -36,6 +36,7 @@ from messaging_hub.testing.ringcentral_messages import (
     MessageStoreApi,
     as_int,
 )
+from messaging_hub.testing.ringcentral_push import PushApi
 from messaging_hub.testing.ringcentral_state import (
     COVER_PAGES,
     ENVELOPE_FIELDS,
@@ -65,7 +66,7 @@ from messaging_hub.testing.ringcentral_store import (
 __all__ = ["FakeRingCentral", "RateLimit", "StoredAttachment", "StoredMessage"]
 
 
-class FakeRingCentral(MessageStoreApi):
+class FakeRingCentral(MessageStoreApi, PushApi):
     """In-memory RingCentral Platform API on loopback.
 
     Constructor arguments (all keyword-only, all optional): ``clock`` (returns
@@ -84,7 +85,10 @@ class FakeRingCentral(MessageStoreApi):
     (others get 403 MSG-304). Rate-limit answers carry the
     ``X-Rate-Limit-*`` headers and ``Retry-After`` on 429 (CMN-301).
 
-    Test helpers: ``deliver_inbound`` (SMS/MMS from a remote number),
+    ``subscription_ttl`` shortens every subscription's life (seconds).
+
+    Test helpers: ``deliver_inbound`` (SMS/MMS from a remote number; pushed
+    to live subscriptions like every stored message),
     ``deliver_pager``, ``deliver_fax``, ``deliver_voicemail``, ``add_message``,
     ``attachment``, ``seed_messages``/``seed_conversation`` (paging),
     ``set_message_status``, ``expire_tokens``, ``reset_rate_limits``; state:
@@ -122,6 +126,15 @@ class FakeRingCentral(MessageStoreApi):
         r.add_delete(one, self._op("Medium", self._delete_messages))
         r.add_get(one + "/content/{attachmentId}", self._op("Medium", self._content))
         r.add_get(EXT + "/message-sync", self._op("Light", self._sync))
+        # Push notifications (ringcentral_push): subscriptions and the WebSocket token.
+        r.add_post("/restapi/oauth/wstoken", self._op("Light", self._http_ws_token))
+        r.add_post("/restapi/v1.0/subscription", self._op("Medium", self._http_create))
+        r.add_get("/restapi/v1.0/subscription", self._op("Light", self._http_list))
+        one_sub = "/restapi/v1.0/subscription/{subscriptionId}"
+        r.add_get(one_sub, self._op("Light", self._http_get))
+        r.add_put(one_sub, self._op("Medium", self._http_update))
+        r.add_delete(one_sub, self._op("Medium", self._http_delete))
+        r.add_post(one_sub + "/renew", self._op("Light", self._http_renew))
         r.add_route("*", "/{tail:.*}", self._unknown)
 
     # -- middleware-ish plumbing -------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 import attrs
@@ -69,6 +69,10 @@ from .api import (
 from .auth import JwtGrant, PasswordGrant, RingCentralGrant
 from .errors import parse_error
 from .ratelimit import DEFAULT_LIMITS, RateLimitHeaders, normalise_group
+
+if TYPE_CHECKING:
+    from ...inbound.source import InboundSource
+    from ...inbound.webhooks import WebhookReceiver
 
 __all__ = ["RingCentralAdapter", "RingCentralOptions"]
 
@@ -322,6 +326,8 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         | Capability.ATTACHMENTS
         | Capability.GROUP
         | Capability.MESSAGE_DELETE
+        | Capability.PUSH
+        | Capability.WEBHOOKS
     )
     session_filters = frozenset({"message_type", "since"})
     history_filters = frozenset({"direction", "since", "until"})
@@ -562,6 +568,28 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         await self.native.delete_messages_by_filter(
             conversation_id=check_conversation_id(session_id)
         )
+
+    # -- inbound ---------------------------------------------------------------
+    def inbound_source(self, **options: Any) -> InboundSource:
+        """Push over RingCentral's WebSocket gateway, catching up by message-sync
+        (options: see :class:`~.push.RingCentralPushSource`)."""
+        self._ensure_open()
+        from .push import RingCentralPushSource  # push imports this module
+
+        try:
+            return RingCentralPushSource(self, **options)
+        except (TypeError, ValueError) as exc:  # an unknown or out-of-range option
+            raise InvalidRequest(f"listen() options: {exc}", provider=PROVIDER) from None
+
+    def webhook_receiver(self, **options: Any) -> WebhookReceiver:
+        """The webhook receiver (``verification_token=``: the token given when the
+        WebHook subscription was created, see ``native.create_webhook_subscription``)."""
+        from .push import RingCentralWebhookReceiver
+
+        try:
+            return RingCentralWebhookReceiver(**options)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"webhook options: {exc}", provider=PROVIDER) from None
 
     async def _aclose(self) -> None:
         await self.native.aclose()

@@ -39,6 +39,7 @@ from .auth import REVOKE_PATH, RingCentralGrant
 from .wire import (
     CallerInfoRequest,
     CountryInfo,
+    DeliveryModeRequest,
     FaxCoverPageList,
     FaxEnvelope,
     FaxRecipient,
@@ -50,13 +51,18 @@ from .wire import (
     PagerCallerInfo,
     PatchMessageRequest,
     SmsRequest,
+    SubscriptionInfo,
+    SubscriptionList,
+    SubscriptionRequest,
     SyncResponse,
     TokenInfo,
     UpdateMessageRequest,
+    WsToken,
     converter,
 )
 
 __all__ = [
+    "INSTANT_SMS_FILTER",
     "AttachmentContent",
     "FilePart",
     "RingCentralAPI",
@@ -70,6 +76,10 @@ __all__ = [
 PROVIDER = "ringcentral"
 EXT = "/restapi/v1.0/account/{account_id}/extension/{extension_id}"
 MULTIPART_JSON = "application/vnd.ringcentral.multipart+json"
+SUBSCRIPTION = "/restapi/v1.0/subscription"
+WSTOKEN_PATH = "/restapi/oauth/wstoken"
+INSTANT_SMS_FILTER = "/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS"
+"""Inbound SMS (and MMS), the whole message in each event."""
 
 MAX_SMS_TEXT = 1000
 """SMS/MMS text limit in UTF-16 code units (``CreateSMSMessage.text``)."""
@@ -1139,6 +1149,116 @@ class RingCentralAPI:
         )
         return response.decode(converter, FaxCoverPageList)
 
+    # -- push notifications -------------------------------------------------------
+    # Not in the trimmed spec: shapes from RingCentral's developer guide
+    # (notifications/webhooks, notifications/websockets) and its generated SDKs.
+
+    async def create_subscription(
+        self,
+        *,
+        event_filters: Sequence[str],
+        delivery_mode: DeliveryModeRequest,
+        expires_in: int | None = None,
+    ) -> SubscriptionInfo:
+        """``POST /restapi/v1.0/subscription`` (``createSubscription``): subscribe to
+        ``event_filters`` (``/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS``,
+        ...) delivered by ``delivery_mode``. For a ``WebHook`` RingCentral first calls
+        the address with a ``Validation-Token`` header it must echo back."""
+        body = SubscriptionRequest(
+            event_filters=_event_filters(event_filters),
+            delivery_mode=_delivery_mode(delivery_mode),
+            expires_in=_positive(expires_in, "expires_in"),
+        )
+        response = await self.transport.request(
+            "POST",
+            SUBSCRIPTION,
+            json_body=converter.unstructure(body),
+            rate_group="Medium",
+        )
+        return response.decode(converter, SubscriptionInfo)
+
+    async def create_webhook_subscription(
+        self,
+        address: str,
+        *,
+        event_filters: Sequence[str] = (INSTANT_SMS_FILTER,),
+        verification_token: str | None = None,
+        expires_in: int | None = None,
+    ) -> SubscriptionInfo:
+        """A ``WebHook`` subscription delivering to ``address`` (a public http(s) URL
+        serving :func:`messaging_hub.webhooks.aiohttp_app` or ``asgi_app``);
+        RingCentral sends ``verification_token`` in a ``Verification-Token`` header
+        with every call, for the receiver to check."""
+        return await self.create_subscription(
+            event_filters=event_filters,
+            delivery_mode=DeliveryModeRequest(
+                "WebHook", address=address, verification_token=verification_token
+            ),
+            expires_in=expires_in,
+        )
+
+    async def list_subscriptions(self) -> SubscriptionList:
+        """``GET /restapi/v1.0/subscription`` (``listSubscriptions``): this app's
+        subscriptions for the token's user."""
+        response = await self.transport.request("GET", SUBSCRIPTION, rate_group="Light")
+        return response.decode(converter, SubscriptionList)
+
+    async def get_subscription(self, subscription_id: str) -> SubscriptionInfo:
+        """``GET /restapi/v1.0/subscription/{subscriptionId}`` (``readSubscription``)."""
+        response = await self.transport.request(
+            "GET", _subscription_path(subscription_id), rate_group="Light"
+        )
+        return response.decode(converter, SubscriptionInfo)
+
+    async def update_subscription(
+        self,
+        subscription_id: str,
+        *,
+        event_filters: Sequence[str],
+        delivery_mode: DeliveryModeRequest | None = None,
+        expires_in: int | None = None,
+    ) -> SubscriptionInfo:
+        """``PUT /restapi/v1.0/subscription/{subscriptionId}`` (``updateSubscription``):
+        new event filters (and lifetime); it also renews the subscription."""
+        body = SubscriptionRequest(
+            event_filters=_event_filters(event_filters),
+            delivery_mode=None if delivery_mode is None else _delivery_mode(delivery_mode),
+            expires_in=_positive(expires_in, "expires_in"),
+        )
+        response = await self.transport.request(
+            "PUT",
+            _subscription_path(subscription_id),
+            json_body=converter.unstructure(body),
+            rate_group="Medium",
+        )
+        return response.decode(converter, SubscriptionInfo)
+
+    async def renew_subscription(self, subscription_id: str) -> SubscriptionInfo:
+        """``POST /restapi/v1.0/subscription/{subscriptionId}/renew``
+        (``renewSubscription``, empty body): push the expiration time out again.
+        An expired subscription is gone: NotFound (``CMN-102``); create a new one."""
+        response = await self.transport.request(
+            "POST",
+            _subscription_path(subscription_id) + "/renew",
+            idempotent=True,  # renewing twice is renewing
+            rate_group="Light",
+        )
+        return response.decode(converter, SubscriptionInfo)
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """``DELETE /restapi/v1.0/subscription/{subscriptionId}`` (``deleteSubscription``)."""
+        await self.transport.request(
+            "DELETE", _subscription_path(subscription_id), rate_group="Medium"
+        )
+
+    async def get_ws_token(self) -> WsToken:
+        """``POST /restapi/oauth/wstoken`` (``createWebSocketToken``): the WebSocket
+        gateway's ``uri`` and a short-lived, single-use ``ws_access_token`` to
+        connect with (``<uri>?access_token=<token>``); needs the app's
+        WebSocketsSubscription permission."""
+        response = await self.transport.request("POST", WSTOKEN_PATH, rate_group="Light")
+        return response.decode(converter, WsToken)
+
     # -- aliases under the spec's operation ids ----------------------------------
     read_message = load_message
     read_message_content = load_message_attachment
@@ -1167,6 +1287,52 @@ def _country(country: CountryInfo | None) -> CountryInfo | None:
     if country is not None and country.iso_code is not None and not _ISO.match(country.iso_code):
         raise _bad(f"{country.iso_code!r} is not a two-letter country code", "country")
     return country
+
+
+def _event_filters(filters: Sequence[str]) -> list[str]:
+    if isinstance(filters, str):
+        filters = [filters]
+    items = list(filters)
+    if not items:
+        raise _bad("a subscription needs at least one event filter", "event_filters")
+    for item in items:
+        if (
+            not isinstance(item, str)
+            or not item.startswith("/restapi/")
+            or has_control_characters(item)
+            or " " in item
+        ):
+            raise _bad(f"{item!r} is not an event filter (/restapi/...)", "event_filters")
+    return items
+
+
+def _delivery_mode(mode: DeliveryModeRequest) -> DeliveryModeRequest:
+    if not isinstance(mode, DeliveryModeRequest):
+        raise _bad("delivery_mode must be a DeliveryModeRequest", "delivery_mode")
+    if mode.transport_type == "WebHook":
+        if not isinstance(mode.address, str) or has_control_characters(mode.address):
+            raise _bad("a WebHook subscription needs an address", "address")
+        try:
+            url = URL(mode.address)
+            valid = url.scheme in ("http", "https") and bool(url.raw_host)
+        except (TypeError, ValueError):
+            valid = False
+        if not valid or url.raw_user is not None or url.raw_password is not None:
+            raise _bad("the webhook address must be an absolute http(s) URL", "address")
+    if mode.verification_token is not None and (
+        not isinstance(mode.verification_token, str)
+        or not mode.verification_token
+        or not all("!" <= ch <= "~" for ch in mode.verification_token)
+    ):
+        # It travels back in a header: printable ASCII without spaces only.
+        raise _bad("verification_token must be printable ASCII", "verification_token")
+    return mode
+
+
+def _subscription_path(subscription_id: str) -> str:
+    if not isinstance(subscription_id, str) or not subscription_id:
+        raise _bad("a subscription id is needed", "subscription_id")
+    return path(SUBSCRIPTION + "/{id}", id=subscription_id)
 
 
 def _pager_party(value: str | PagerCallerInfo, field: str) -> PagerCallerInfo:

@@ -26,6 +26,9 @@ __all__ = [
     "CallerInfoRequest",
     "ConversationInfo",
     "CountryInfo",
+    "DeliveryMode",
+    "DeliveryModeRequest",
+    "DisabledFilter",
     "FaxCoverPage",
     "FaxCoverPageList",
     "FaxEnvelope",
@@ -43,10 +46,14 @@ __all__ = [
     "PagingInfo",
     "PatchMessageRequest",
     "SmsRequest",
+    "SubscriptionInfo",
+    "SubscriptionList",
+    "SubscriptionRequest",
     "SyncInfo",
     "SyncResponse",
     "TokenInfo",
     "UpdateMessageRequest",
+    "WsToken",
     "converter",
 ]
 
@@ -323,6 +330,62 @@ class TokenInfo:
     session_idle_timeout: int | None = None
 
 
+# -- push notifications (subscriptions, WebSocket tokens) ------------------------
+
+
+@attrs.frozen
+class DeliveryMode:
+    """``NotificationDeliveryMode``: how a subscription's events travel."""
+
+    transport_type: str | None = None
+    """``WebHook``, ``WebSocket`` (or the legacy ``PubNub``)."""
+    address: str | None = None
+    encryption: bool | None = None
+    verification_token: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class DisabledFilter:
+    """``DisabledFilterInfo``: an event filter the platform did not accept."""
+
+    filter: str | None = None
+    reason: str | None = None
+
+
+@attrs.frozen
+class SubscriptionInfo:
+    """``SubscriptionInfo``: a push-notification subscription."""
+
+    id: str
+    uri: str | None = None
+    event_filters: list[str] = attrs.field(factory=list)
+    disabled_filters: list[DisabledFilter] = attrs.field(factory=list)
+    expiration_time: str | None = None
+    expires_in: int | None = None
+    status: str | None = None
+    """``Active``, ``Suspended`` or ``Blacklisted``."""
+    creation_time: str | None = None
+    delivery_mode: DeliveryMode | None = None
+
+
+@attrs.frozen
+class SubscriptionList:
+    """``SubscriptionListResource``: the app's subscriptions."""
+
+    records: list[SubscriptionInfo]
+    uri: str | None = None
+
+
+@attrs.frozen
+class WsToken:
+    """``POST /restapi/oauth/wstoken``: the WebSocket gateway and a single-use token
+    (snake_case on the wire)."""
+
+    uri: str
+    ws_access_token: str = attrs.field(repr=False)
+    expires_in: int | None = None
+
+
 # -- requests --------------------------------------------------------------------
 
 
@@ -413,6 +476,25 @@ class PatchMessageRequest:
     availability: str | None = None
 
 
+@attrs.frozen
+class DeliveryModeRequest:
+    """``NotificationDeliveryModeRequest``: ``WebHook`` (with ``address`` and an
+    optional ``verification_token``) or ``WebSocket``."""
+
+    transport_type: str
+    address: str | None = None
+    verification_token: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class SubscriptionRequest:
+    """``CreateSubscriptionRequest`` / ``UpdateSubscriptionRequest``."""
+
+    event_filters: list[str]
+    delivery_mode: DeliveryModeRequest | None = None
+    expires_in: int | None = None
+
+
 # -- the converter ------------------------------------------------------------------
 
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
@@ -461,7 +543,7 @@ def _loose_str(value: Any, _: Any) -> str:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
-_OAUTH_CLASSES: tuple[type[Any], ...] = (TokenInfo,)
+_OAUTH_CLASSES: tuple[type[Any], ...] = (TokenInfo, WsToken)
 _REQUEST_CLASSES: tuple[type[Any], ...] = (
     CallerInfoRequest,
     PagerCallerInfo,
@@ -473,6 +555,8 @@ _REQUEST_CLASSES: tuple[type[Any], ...] = (
     FaxResend,
     UpdateMessageRequest,
     PatchMessageRequest,
+    DeliveryModeRequest,
+    SubscriptionRequest,
 )
 _RESPONSE_CLASSES: tuple[type[Any], ...] = (
     CallerInfo,
@@ -492,6 +576,10 @@ _RESPONSE_CLASSES: tuple[type[Any], ...] = (
     MessageResult,
     FaxCoverPage,
     FaxCoverPageList,
+    DeliveryMode,
+    DisabledFilter,
+    SubscriptionInfo,
+    SubscriptionList,
 )
 
 
