@@ -113,6 +113,8 @@ class Adapter(ABC, Generic[NativeT]):
             raise InvalidRequest("send() takes an Outgoing", provider=self.provider)
         if outgoing.attachments and Capability.ATTACHMENTS not in self.capabilities:
             raise UnsupportedOperation("attachments", provider=self.provider)
+        if not outgoing.to:
+            outgoing = await self._continue_session(outgoing)
         if len(outgoing.to) > 1 and Capability.GROUP not in self.capabilities:
             raise UnsupportedOperation("sending to several recipients", provider=self.provider)
         if self.dials_phones:
@@ -183,6 +185,18 @@ class Adapter(ABC, Generic[NativeT]):
     # -- to implement -----------------------------------------------------
     @abstractmethod
     async def _send(self, outgoing: Outgoing) -> Receipt: ...
+
+    async def _continue_session(self, outgoing: Outgoing) -> Outgoing:
+        """``outgoing`` (a session id, no recipients) with the recipients filled in.
+
+        Adapters whose provider can tell who is in a conversation override it.
+        """
+        raise InvalidRequest(
+            f"{self.provider} needs the recipients to continue a conversation: "
+            "pass to=[...] with the session_id",
+            field="to",
+            provider=self.provider,
+        )
 
     def _sessions(self, *, limit: int | None, **filters: Any) -> AsyncIterator[Session]:
         raise UnsupportedOperation("sessions", provider=self.provider)

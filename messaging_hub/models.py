@@ -301,11 +301,13 @@ class Outgoing:
     """A message to send.
 
     ``to`` accepts strings (parsed by :meth:`Address.parse`) or addresses.
-    ``session_id`` continues an existing conversation; ``kind`` forces a
+    ``session_id`` continues an existing conversation: with it, ``to`` may be
+    left out and the client writes to the conversation's other participants
+    (looking them up where the provider needs them). ``kind`` forces a
     message type where the provider has several (SMS, pager, fax, ...).
     """
 
-    to: tuple[Address, ...] = attrs.field(converter=_addresses)
+    to: tuple[Address, ...] = attrs.field(default=(), converter=_addresses)
     text: str = attrs.field(default="", converter=_text)
     attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_attachments)
     sender: Address | None = attrs.field(default=None, converter=_optional_address)
@@ -313,8 +315,11 @@ class Outgoing:
     session_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.to:
-            raise InvalidRequest("a message needs at least one recipient", field="to")
+        if not self.to and not self.session_id:
+            raise InvalidRequest(
+                "a message needs recipients (to=[...]) or a session_id to continue",
+                field="to",
+            )
         if len(set(self.to)) != len(self.to):
             raise InvalidRequest("the same recipient is listed twice", field="to")
         if not self.text and not self.attachments:

@@ -22,7 +22,7 @@ import attrs
 from ...adapter import Adapter, Capability
 from ...config import TransportOptions, structure_options
 from ...datetimes import parse_timestamp
-from ...errors import ConfigError, InvalidRequest, UnsupportedOperation
+from ...errors import ConfigError, InvalidRequest, NotFound, UnsupportedOperation
 from ...models import (
     Address,
     AddressKind,
@@ -268,6 +268,21 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                     session_id, destination=numbers, message=outgoing.text, from_number=sender
                 )
         return Receipt(session_id=session_id, provider=PROVIDER, status=MessageStatus.ACCEPTED)
+
+    async def _continue_session(self, outgoing: Outgoing) -> Outgoing:
+        """Write to the session's remote parties (one GET of the session)."""
+        session_id = check_session_id(outgoing.session_id or "")
+        found = await self.native.get_message_session_for_user(session_id)
+        if not found:
+            raise NotFound(f"no message session {session_id!r}", provider=PROVIDER, status=404)
+        remote = _parties(found[0].messagesession_remote)
+        if not remote:
+            raise InvalidRequest(
+                f"session {session_id!r} names nobody to write to: pass to=[...]",
+                field="to",
+                provider=PROVIDER,
+            )
+        return attrs.evolve(outgoing, to=remote)
 
     def _kind_for(self, outgoing: Outgoing) -> MessageKind:
         phones = [a.kind is AddressKind.PHONE for a in outgoing.to]

@@ -90,7 +90,15 @@ from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
 from . import wire
-from .api import MAX_PAGE_SIZE, STATUS_LETTERS, BulkAccepted, TextMagicAPI, check_id, parse_error
+from .api import (
+    MAX_PAGE_SIZE,
+    REPLY_SESSION_PREFIX,
+    STATUS_LETTERS,
+    BulkAccepted,
+    TextMagicAPI,
+    check_id,
+    parse_error,
+)
 from .encoding import is_gsm, max_units, units
 
 if TYPE_CHECKING:
@@ -319,7 +327,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         if bulk is not None:
             return Receipt(
-                session_id=outgoing.session_id or bulk.unified_id,
+                session_id=(outgoing.session_id if root is not None else None) or bulk.unified_id,
                 provider=PROVIDER,
                 status=MessageStatus.QUEUED,
                 raw=bulk.raw,
@@ -329,17 +337,55 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             raise MalformedResponse(
                 f"the send answered type {answer.type!r} without a sessionId", provider=PROVIDER
             )
+        continued = outgoing.session_id if root is not None else None
         return Receipt(
-            session_id=outgoing.session_id or str(answer.session_id),
+            session_id=continued or str(answer.session_id),
             provider=PROVIDER,
             status=MessageStatus.ACCEPTED,
             message_ids=(str(answer.message_id),) if answer.message_id is not None else (),
             raw=answer,
         )
 
+    async def _continue_session(self, outgoing: Outgoing) -> Outgoing:
+        """Recipients of the session ``outgoing`` continues: the number of a
+        reply's ``phone-...`` conversation, or the receivers of a session's
+        messages (up to one bulk's worth)."""
+        session_id = outgoing.session_id or ""
+        if session_id.startswith(REPLY_SESSION_PREFIX):
+            digits = session_id[len(REPLY_SESSION_PREFIX) :]
+            return attrs.evolve(outgoing, to=(Address.phone("+" + digits),))
+        root = await self._continued_root(session_id)
+        assert root is not None
+        numbers: dict[str, None] = {}
+        page = 1
+        while True:
+            listing = await self.native.get_messages_by_session_id(
+                root, page=page, limit=MAX_PAGE_SIZE
+            )
+            numbers.update((m.receiver, None) for m in listing.resources if m.receiver)
+            if len(numbers) > BULK_THRESHOLD:
+                raise InvalidRequest(
+                    f"session {session_id} has more than {BULK_THRESHOLD} recipients: "
+                    "pass to=[...] to continue it",
+                    field="to",
+                    provider=PROVIDER,
+                )
+            if page >= listing.page_count or not listing.resources:
+                break
+            page += 1
+        if not numbers:
+            raise InvalidRequest(
+                f"session {session_id} names nobody to write to: pass to=[...]",
+                field="to",
+                provider=PROVIDER,
+            )
+        return attrs.evolve(outgoing, to=tuple(Address.phone("+" + n) for n in numbers))
+
     async def _continued_root(self, session_id: str | None) -> int | None:
         """The TextMagic session a follow-up continues (checked before sending)."""
-        if session_id is None:
+        if session_id is None or session_id.startswith(REPLY_SESSION_PREFIX):
+            # A reply's conversation is its sender's number, not a TextMagic
+            # session: the answer starts a session of its own.
             return None
         ref = _ref(session_id)
         if ref.bulk:

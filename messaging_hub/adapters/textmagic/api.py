@@ -44,6 +44,10 @@ __all__ = [
     "parse_error",
 ]
 
+REPLY_SESSION_PREFIX = "phone-"
+"""Conversation ids of inbound replies, which TextMagic ties to no session:
+``phone-<sender's digits>`` (see the adapter's push module)."""
+
 PROVIDER = "textmagic"
 MAX_PAGE_SIZE = 100
 """The largest ``limit`` the server honours ("Restrictions and Limits")."""

@@ -55,7 +55,7 @@ from ...models import Address, AddressKind, Direction, Message, MessageKind, Mes
 from ...pagination import check_page_echo, walk_pages
 from ...secret import Secret
 from . import wire
-from .api import MAX_PAGE_SIZE, TextMagicAPI
+from .api import MAX_PAGE_SIZE, REPLY_SESSION_PREFIX, TextMagicAPI
 
 __all__ = [
     "ReplyCursor",
@@ -68,7 +68,7 @@ __all__ = [
 log = logging.getLogger("messaging_hub.inbound.textmagic")
 
 PROVIDER = "textmagic"
-SESSION_PREFIX = "phone-"
+SESSION_PREFIX = REPLY_SESSION_PREFIX
 """Prefix of a conversation id derived from the sender's number."""
 MIN_TOKEN_LENGTH = 16
 """The callback path token is the webhook's only secret: too short is guessable."""
