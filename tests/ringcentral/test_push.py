@@ -136,6 +136,30 @@ async def test_a_dropped_socket_loses_nothing_and_repeats_nothing(
     assert fake.subscription_calls["create"] == 2  # it reconnected and subscribed again
 
 
+async def test_a_refused_sync_token_restarts_from_the_newest_message(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    with anyio.fail_after(10):
+        async with _listening(client) as messages:
+            await _live(fake)
+            fake.deliver_inbound(REMOTE, "first")
+            assert (await messages.receive()).text == "first"
+            await fake.drop_websockets()
+            # The next incremental sync is refused, as for a token too old.
+            refused = fake.fail(status=400, path="/message-sync", body=json.dumps(
+                {"errorCode": "CMN-101", "message": "Parameter [syncToken] value is invalid",
+                 "parameterName": "syncToken"}))  # fmt: skip
+            fake.deliver_inbound(REMOTE, "while down")
+            assert (await messages.receive()).text == "while down"
+            fake.deliver_inbound(REMOTE, "after")
+            assert (await messages.receive()).text == "after"  # "first" not again
+    assert refused not in fake.pending_faults
+    fsyncs = [
+        r for r in fake.requests_to("GET", "/message-sync") if r.query.get("syncType") == "FSync"
+    ]
+    assert len(fsyncs) == 2 and "dateFrom" in fsyncs[1].query
+
+
 async def test_the_subscription_is_renewed_before_it_expires() -> None:
     async with (
         FakeRingCentral(rate_limiting=False, subscription_ttl=1) as fake,

@@ -225,6 +225,7 @@ class RingCentralPushSource(InboundSource):
         self.heartbeat = heartbeat
         self.connect_timeout = connect_timeout
         self._origin = datetime.now(UTC)
+        self._newest: datetime | None = None  # the newest message handed out
         self._backlog: list[MessageInfo] = []
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._expires_at: datetime | None = None
@@ -238,7 +239,10 @@ class RingCentralPushSource(InboundSource):
         """The sync token of "now"; with ``since``, also what arrived after it."""
         now = datetime.now(UTC)
         full = await self.native.sync_messages(
-            sync_type="FSync", message_type=list(_KINDS), date_from=now, record_count=1
+            # Only its token matters: one record, and no date in our clock.
+            sync_type="FSync",
+            message_type=list(_KINDS),
+            record_count=1,
         )
         token = full.sync_info.sync_token
         if not token:
@@ -260,7 +264,7 @@ class RingCentralPushSource(InboundSource):
     async def catch_up(self, cursor: str) -> AsyncIterator[Delivery]:
         """The backlog from ``since``, then incremental syncs until nothing is new."""
         while self._backlog:
-            yield Delivery(to_message(self._backlog.pop(0)), cursor)
+            yield Delivery(self._handed(to_message(self._backlog.pop(0))), cursor)
         token = cursor
         while True:
             try:
@@ -271,7 +275,7 @@ class RingCentralPushSource(InboundSource):
                 changes = await self.native.sync_messages(
                     sync_type="FSync",
                     message_type=list(_KINDS),
-                    date_from=self._origin - _OLD_CHANGE_SLACK,
+                    date_from=max(self._origin, self._newest or self._origin) - _OLD_CHANGE_SLACK,
                 )
             following = changes.sync_info.sync_token or token
             fresh = sorted((r for r in changes.records if self._is_news(r)), key=_arrival)
@@ -279,12 +283,18 @@ class RingCentralPushSource(InboundSource):
                 # Until the batch is through, resuming re-reads it (the
                 # listener drops repeats); only its last message moves on.
                 last = index == len(fresh) - 1
-                yield Delivery(to_message(record), following if last else token)
+                yield Delivery(self._handed(to_message(record)), following if last else token)
             if not fresh and following != token:
                 yield Delivery(None, following)
             if not changes.records or following == token:
                 return
             token = following
+
+    def _handed(self, message: Message) -> Message:
+        """Remember how far the listener got (where a refused sync token restarts)."""
+        if self._newest is None or message.created_at > self._newest:
+            self._newest = message.created_at
+        return message
 
     def _is_news(self, record: MessageInfo) -> bool:
         if record.type not in _KINDS or record.availability not in (None, "Alive"):
@@ -500,14 +510,14 @@ class RingCentralPushSource(InboundSource):
             log.warning("%s: an unreadable notification was skipped (%s)", PROVIDER, exc)
             return
         if message is not None:
-            yield Delivery(message, None)
+            yield Delivery(self._handed(message), None)
             return
         for message_id in _pager_ids(body):
             try:
                 item = await self.native.load_message(message_id)
             except NotFound:
                 continue  # deleted before we asked
-            yield Delivery(to_message(item), None)
+            yield Delivery(self._handed(to_message(item)), None)
 
     async def aclose(self) -> None:
         """Close the socket (its WebSocket subscription ends with it)."""
