@@ -5,10 +5,12 @@ and the ``stanza`` GraphQL schemas, checked against the 6.5.0 server source.
 In reality each API listens on its own port; here all share one origin:
 
 * admin REST under ``/api`` (``/api/messages``, ``/api/messages/{owner}[/{with}]``);
-* client REST under ``/client/api`` (``/client/api/messages[/{with}]``);
+* client REST under ``/client/api`` (``/client/api/messages[/{with}]``,
+  and the ``/client/api/sse`` event stream);
 * GraphQL at ``/api/graphql`` (the user schema, or the admin schema when
   ``graphql_admin=True``), plus ``/user/api/graphql`` and
-  ``/admin/api/graphql`` which always serve that schema.
+  ``/admin/api/graphql`` which always serve that schema; each with ``/sse``
+  for the ``subscribeForMessages`` subscription.
 
 ``api`` only chooses what :attr:`FakeMongooseIM.config` points at. GraphQL
 (the API MongooseIM keeps after 6.6.0) needs graphql-core, the ``testing``
@@ -22,6 +24,7 @@ import binascii
 import importlib
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -38,6 +41,7 @@ from messaging_hub.testing.mongooseim_archive import (
     SendError,
     parse_jid,
 )
+from messaging_hub.testing.mongooseim_push import SseStreams
 from messaging_hub.testing.mongooseim_schema import GraphQLError, Role, SdlSource
 
 if TYPE_CHECKING:
@@ -127,11 +131,16 @@ class FakeMongooseIM(FakeServer):
 
     Knobs and helpers: :attr:`config`, :attr:`users`, :attr:`owner`,
     :attr:`store` (the archive), :meth:`archive` (one user's rows),
-    :meth:`deliver_inbound` (a message from anyone, thread/parent/properties
-    included), :meth:`seed_conversation` (n messages, shared timestamps for
-    paging tests). From :class:`FakeServer`: :meth:`fail` (queue a
-    :class:`Fault`: status/body, ``reset``, ``delay``, ``truncate``,
-    ``after``, ``transform``, matched by ``method``/``path``, ``times``),
+    :meth:`deliver_inbound` (``deliver_inbound(sender, text, to=owner, ...)``:
+    a message from anyone, thread/parent/properties included; pushed to the
+    recipient's open SSE streams), :meth:`seed_conversation` (n messages,
+    shared timestamps for paging tests), :attr:`archive_reads` (archive
+    lookups answered, by any API: proof that a listener did not poll),
+    :meth:`sse_streams` (streams open now), :attr:`sse_connections` (streams
+    ever opened), :meth:`drop_sse` (cut every open stream). From
+    :class:`FakeServer`: :meth:`fail` (queue a :class:`Fault`: status/body,
+    ``reset``, ``delay``, ``truncate``, ``after``, ``transform``, matched by
+    ``method``/``path``, ``times``; a fault on ``/sse`` refuses reconnects),
     :attr:`pending_faults`, :meth:`clear_faults`, :attr:`requests` and
     :meth:`requests_to` (what reached the wire), :attr:`origin`,
     :attr:`ssl_context` (set before start to serve HTTPS). MongooseIM has no
@@ -174,6 +183,7 @@ class FakeMongooseIM(FakeServer):
         self.owner = owner_jid.bare
         self._users = users
         self._endpoints: dict[Role, GraphQLEndpoint] = {}
+        self._sse = SseStreams(self.store)
         super().__init__(host=host, port=port)
 
     # -- wiring -----------------------------------------------------------------
@@ -185,9 +195,13 @@ class FakeMongooseIM(FakeServer):
         r.add_route("*", "/api/messages/{owner}/{with}", self._admin_messages)
         r.add_route("*", "/client/api/messages", self._client_messages)
         r.add_route("*", "/client/api/messages/{with}", self._client_messages)
+        r.add_route("*", "/client/api/sse", self._client_sse)
         r.add_route("*", "/api/graphql", self._graphql_default)
         r.add_route("*", "/user/api/graphql", self._graphql_user)
         r.add_route("*", "/admin/api/graphql", self._graphql_admin)
+        r.add_route("*", "/api/graphql/sse", self._graphql_sse_default)
+        r.add_route("*", "/user/api/graphql/sse", self._graphql_sse_user)
+        r.add_route("*", "/admin/api/graphql/sse", self._graphql_sse_admin)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -223,29 +237,31 @@ class FakeMongooseIM(FakeServer):
 
     def deliver_inbound(
         self,
-        from_jid: str,
-        to_jid: str,
-        body: str,
+        sender: str,
+        text: str,
         *,
+        to: str | None = None,
         timestamp: datetime | None = None,
         stanza_id: str | None = None,
         thread: str | None = None,
         parent: str | None = None,
         properties: Mapping[str, str] | None = None,
     ) -> ArchivedMessage:
-        """A chat message from ``from_jid`` (local or remote) reaching local ``to_jid``.
+        """A chat message from ``sender`` (a JID, local or remote) reaching local ``to``
+        (default: :attr:`owner`), archived and pushed to ``to``'s open SSE streams.
 
         Returns the row in the recipient's archive.
         """
-        sender, recipient = parse_jid(from_jid), parse_jid(to_jid)
-        if sender is None or recipient is None:
-            raise ValueError("from_jid and to_jid must be valid JIDs")
+        to_jid = self.owner if to is None else to
+        from_, recipient = parse_jid(sender), parse_jid(to_jid)
+        if from_ is None or recipient is None:
+            raise ValueError("sender and to must be valid JIDs")
         if recipient.lbare not in self.store.passwords:
             raise ValueError(f"{to_jid!r} is not a local user")
         rows = self.store.store(
-            sender,
+            from_,
             recipient,
-            body,
+            text,
             stanza_id=stanza_id,
             timestamp=timestamp,
             thread=thread,
@@ -253,6 +269,28 @@ class FakeMongooseIM(FakeServer):
             properties=properties,
         )
         return next(row for row in rows if row.owner == recipient.lbare)
+
+    @property
+    def archive_reads(self) -> int:
+        """Archive lookups answered so far, by any API."""
+        return self.store.reads
+
+    @property
+    def sse_connections(self) -> int:
+        """SSE streams ever opened (client REST and GraphQL)."""
+        return self._sse.opened
+
+    def sse_streams(self, user: str | None = None) -> int:
+        """SSE streams open now (``user``'s only, when given)."""
+        jid = None if user is None else parse_jid(user)
+        return self._sse.count(None if jid is None else jid.lbare)
+
+    def drop_sse(self) -> int:
+        """Cut every open SSE stream without a clean end; how many there were.
+
+        Messages delivered before the client reconnects reach no stream: they
+        are only in the archive (as on a server whose stream dropped)."""
+        return self._sse.drop()
 
     def seed_conversation(
         self,
@@ -396,6 +434,25 @@ class FakeMongooseIM(FakeServer):
         except _RestError as err:
             return _bare_reply(err.status, json.dumps(err.message).encode())
 
+    async def _client_sse(self, request: web.Request) -> web.StreamResponse:
+        """``mongoose_client_api_sse``: chat messages routed to the user, as ``message`` events."""
+        if request.method not in ("GET", "OPTIONS"):
+            return _bare_reply(405, headers={"Allow": "GET, OPTIONS"})
+        if request.method == "OPTIONS":
+            return _bare_reply(200)
+        user = self._client_user(request)
+        if user is None:
+            return _bare_reply(401, headers={"WWW-Authenticate": 'Basic realm="mongooseim"'})
+
+        def render(row: ArchivedMessage) -> tuple[str | None, str] | None:
+            if row.message_type != "chat":
+                return None  # groupchat goes out as room.message; the rest not at all
+            data = _client_row(row)
+            data["timestamp"] = _now_us()  # os:system_time(microsecond) at the push
+            return "message", json.dumps(data, separators=(",", ":"))
+
+        return await self._sse.serve(request, user.lbare, render)
+
     # -- GraphQL ---------------------------------------------------------------------------
     async def _graphql_default(self, request: web.Request) -> web.StreamResponse:
         return await self._graphql(request, "admin" if self.graphql_admin else "user")
@@ -468,6 +525,51 @@ class FakeMongooseIM(FakeServer):
             return _json({"errors": [error]}, status=500)
         return _json(body)
 
+    async def _graphql_sse_default(self, request: web.Request) -> web.StreamResponse:
+        return await self._graphql_sse(request, "admin" if self.graphql_admin else "user")
+
+    async def _graphql_sse_user(self, request: web.Request) -> web.StreamResponse:
+        return await self._graphql_sse(request, "user")
+
+    async def _graphql_sse_admin(self, request: web.Request) -> web.StreamResponse:
+        return await self._graphql_sse(request, "admin")
+
+    async def _graphql_sse(self, request: web.Request, role: Role) -> web.StreamResponse:
+        """``mongoose_graphql_sse_handler``: a subscription's events (GET only)."""
+        if request.method != "GET":
+            return _bare_reply(405, headers={"Allow": "GET"})
+        try:
+            authorized, user = self._graphql_auth(request, role)
+            params = dict(request.query)
+            if "query" not in params:
+                raise GraphQLError(
+                    "The query was not supplied in the request body", "no_query_supplied", None
+                )
+            variables: Any = params.get("variables")
+            if isinstance(variables, str):
+                try:
+                    variables = json.loads(variables)
+                except ValueError:
+                    variables = []
+            if variables is not None and not isinstance(variables, dict):
+                raise GraphQLError("The variables' JSON is invalid", "variables_invalid_json", None)
+            subscription = self.graphql_endpoint(role).subscribe(
+                user, authorized, params["query"], variables or {}, params.get("operationName")
+            )
+        except GraphQLError as err:
+            return _json({"errors": [err.error]}, status=err.status)
+        except ImportError as err:
+            error = {"message": str(err), "extensions": {"code": "internal_server_error"}}
+            return _json({"errors": [error]}, status=500)
+        if subscription.refusal is not None:
+            return _json(subscription.refusal)
+
+        def render(row: ArchivedMessage) -> tuple[str | None, str] | None:
+            event = subscription.event(row, _now_us())
+            return None, json.dumps(event, separators=(",", ":"))
+
+        return await self._sse.serve(request, subscription.caller.lbare, render)
+
     def graphql_endpoint(self, role: Role) -> GraphQLEndpoint:
         """The GraphQL schema ``role`` is served with (built on first use)."""
         endpoint = self._endpoints.get(role)
@@ -475,6 +577,11 @@ class FakeMongooseIM(FakeServer):
             endpoint = _graphql_module().GraphQLEndpoint(self.store, role, self.graphql_sdl)
             self._endpoints[role] = endpoint
         return endpoint
+
+
+def _now_us() -> int:
+    """The wall clock in Unix microseconds (what the server stamps pushes with)."""
+    return time.time_ns() // 1_000
 
 
 def _graphql_module() -> ModuleType:

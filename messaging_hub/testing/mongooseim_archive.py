@@ -217,6 +217,11 @@ class MessageArchive:
             self.passwords[jid.lbare] = password
             self.domains.add(jid.lserver)
         self._rows: dict[str, list[ArchivedMessage]] = {}
+        self.reads = 0
+        """How many archive lookups were answered (every API's history read counts)."""
+        self.routed: list[Callable[[str, ArchivedMessage], None]] = []
+        """Called with (recipient's bare JID, the message) for every message routed
+        to a local user: how SSE sessions hear of it (headlines too, unarchived)."""
         self._taken_us: set[int] = set()
         self._next_free_us: dict[int, int] = {}
 
@@ -251,6 +256,7 @@ class MessageArchive:
         self, owner: Jid, with_jid: Jid | None, before_us: int | None, limit: int
     ) -> list[ArchivedMessage]:
         """The last ``limit`` matching messages, oldest first (``limit`` already capped)."""
+        self.reads += 1
         if limit <= 0:
             return []
         picked: list[ArchivedMessage] = []
@@ -295,7 +301,23 @@ class MessageArchive:
         stanza_id = secrets.token_hex(8)
         if message_type == "chat":
             self.store(from_jid, to, body, stanza_id=stanza_id)
-        del subject  # headlines are routed but never archived
+        elif to.lbare in self.passwords:
+            # Headlines are routed (an SSE session hears them) but never archived.
+            stamp = _to_us(self.clock())
+            self._route(
+                ArchivedMessage(
+                    owner=to.lbare,
+                    mam_id=stamp << 8,
+                    timestamp_us=stamp,
+                    sender=str(from_jid),
+                    recipient=str(to),
+                    remote=from_jid,
+                    stanza_id=stanza_id,
+                    body=body,
+                    message_type=message_type,
+                )
+            )
+        del subject
         return stanza_id
 
     def store(
@@ -337,7 +359,15 @@ class MessageArchive:
             # keep chronological order even when a test stores into the past
             if len(rows) > 1 and _order(rows[-2]) > _order(copy):
                 rows.sort(key=_order)
+        for copy in written:
+            if copy.owner == to.lbare and copy.owner != from_jid.lbare:
+                self._route(copy)
         return written
+
+    def _route(self, row: ArchivedMessage) -> None:
+        """Tell the recipient's sessions (SSE streams) about a message routed to them."""
+        for hear in list(self.routed):
+            hear(row.owner, row)
 
     def _unique_us(self, candidate: int) -> int:
         """``next_unique``: the first microsecond at or after ``candidate`` not yet taken."""

@@ -89,7 +89,7 @@ from messaging_hub.testing.mongooseim_archive import (
 )
 from messaging_hub.testing.mongooseim_schema import GraphQLError, Role, SdlSource, schema_text
 
-__all__ = ["GraphQLEndpoint", "GraphQLError", "format_datetime"]
+__all__ = ["GraphQLEndpoint", "GraphQLError", "Subscription", "format_datetime"]
 
 # What the walk can answer, by type: anything else the schema declares (the
 # official SDL has more, e.g. ``sendStanza``) is refused before it runs.
@@ -501,6 +501,62 @@ class GraphQLEndpoint:
 
         Raises :class:`GraphQLError` for errors the server answers with 4xx.
         """
+        document, op, root, plan, _, introspection = self._prepare(
+            authorized, query, variables, operation_name
+        )
+        if op.operation is OperationType.SUBSCRIPTION:
+            raise GraphQLError(
+                "The http execution method does not support subscription operations.",
+                "unsupported_operation",
+            )
+        if introspection:
+            name = op.name.value if op.name is not None else None
+            result = execute_sync(
+                self.schema, document, variable_values=variables, operation_name=name
+            )
+            return dict(result.formatted)
+        return self._run(root.name, plan, user)
+
+    def subscribe(
+        self,
+        user: Jid | None,
+        authorized: bool,
+        query: str,
+        variables: dict[str, Any],
+        operation_name: Any,
+    ) -> Subscription:
+        """Prepare a subscription sent to ``<endpoint>/sse`` (``mongoose_graphql_sse_handler``).
+
+        Raises :class:`GraphQLError` for what the server answers with 4xx;
+        a resolver refusal (unknown ``caller``) comes back as
+        :attr:`Subscription.refusal`, a body the server sends with HTTP 200.
+        """
+        _, op, _, plan, _, _ = self._prepare(authorized, query, variables, operation_name)
+        if op.operation is not OperationType.SUBSCRIPTION:
+            raise GraphQLError(
+                f"The sse execution method does not support {op.operation.value} operations.",
+                "unsupported_operation",
+            )
+        (category,) = plan  # the schema's one subscription category, ``stanza``
+        assert category.children is not None
+        (step,) = category.children
+        caller = step.args.get("caller") if self.role == "admin" else user
+        assert isinstance(caller, Jid)
+        refusal = self.archive.check_user(caller) if self.role == "admin" else None
+        if refusal is not None:
+            error = {
+                "message": refusal.message,
+                "extensions": {"caller": str(caller), "code": refusal.code},
+                "path": [category.key, step.key],
+            }
+            body = {"data": {category.key: {step.key: None}}, "errors": [error]}
+            return Subscription(caller, category.key, step, body)
+        return Subscription(caller, category.key, step, None)
+
+    def _prepare(
+        self, authorized: bool, query: str, variables: dict[str, Any], operation_name: Any
+    ) -> tuple[DocumentNode, OperationDefinitionNode, GraphQLObjectType, list[_Step], str, bool]:
+        """Parse, validate, coerce and plan a document, then judge authorisation."""
         document = _parse(query)
         _validate(self.schema, document)
         op = _pick_operation(document, operation_name)
@@ -527,18 +583,7 @@ class GraphQLEndpoint:
             raise GraphQLError(
                 f"Cannot execute query {label} without permissions", "no_permissions", [label], 401
             )
-        if subscription:
-            raise GraphQLError(
-                "The http execution method does not support subscription operations.",
-                "unsupported_operation",
-            )
-        if introspection:
-            name = op.name.value if op.name is not None else None
-            result = execute_sync(
-                self.schema, document, variable_values=variables, operation_name=name
-            )
-            return dict(result.formatted)
-        return self._run(root.name, plan, user)
+        return document, op, root, plan, label, introspection
 
     def _run(self, root: str, plan: list[_Step], user: Jid | None) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
@@ -599,14 +644,35 @@ class GraphQLEndpoint:
         return {"id": result}
 
 
-def _render(type_name: str, value: Any, steps: list[_Step]) -> Any:
+@attrs.frozen
+class Subscription:
+    """A prepared ``subscribeForMessages``: whose messages, and how each event looks."""
+
+    caller: Jid
+    category: str
+    step: _Step
+    refusal: dict[str, Any] | None
+    """The body answered with HTTP 200 instead of a stream (the resolver refused)."""
+
+    def event(self, row: ArchivedMessage, pushed_us: int) -> dict[str, Any] | None:
+        """The event data for a message routed to the caller (``handle_event``)."""
+        assert self.step.children is not None
+        value = _render(self.step.type_name, row, self.step.children, pushed_us=pushed_us)
+        return {"data": {self.category: {self.step.key: value}}}
+
+
+def _render(type_name: str, value: Any, steps: list[_Step], *, pushed_us: int | None = None) -> Any:
     """Shape a resolver's result after the (already type-checked) selection."""
     out: dict[str, Any] = {}
     for step in steps:
         if step.name == "__typename":
             out[step.key] = type_name
             continue
-        item = _stanza_field(value, step.name) if type_name == "StanzaMap" else value[step.name]
+        item = (
+            _stanza_field(value, step.name, pushed_us)
+            if type_name == "StanzaMap"
+            else value[step.name]
+        )
         if step.children is None or item is None:
             out[step.key] = item
         elif isinstance(item, list):
@@ -616,11 +682,14 @@ def _render(type_name: str, value: Any, steps: list[_Step]) -> Any:
     return out
 
 
-def _stanza_field(row: ArchivedMessage, name: str) -> Any:
+def _stanza_field(row: ArchivedMessage, name: str, pushed_us: int | None = None) -> Any:
+    """A ``StanzaMap`` field: from the archive (``row_to_map``) or, with
+    ``pushed_us``, as a subscription sends it (``handle_event``: the push
+    time, and the stanza's own ``id`` attribute instead of the MAM id)."""
     if name == "sender":
         return row.sender
     if name == "timestamp":
-        return format_datetime(row.timestamp_us)
+        return format_datetime(row.timestamp_us if pushed_us is None else pushed_us)
     if name == "stanza_id":
-        return row.external_id
+        return row.external_id if pushed_us is None else row.stanza_id
     return row.stanza_xml()

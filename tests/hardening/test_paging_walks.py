@@ -86,7 +86,10 @@ def _seed_sessions(fake: FakeServer, count: int) -> None:
         for i in range(count):
             # inbound: admin REST records name only the sender
             fake.deliver_inbound(
-                f"peer{i}@localhost", fake.owner, f"hello {i}", timestamp=T0 - timedelta(seconds=i)
+                f"peer{i}@localhost",
+                f"hello {i}",
+                to=fake.owner,
+                timestamp=T0 - timedelta(seconds=i),
             )
 
 

@@ -43,7 +43,7 @@ async def fake() -> AsyncIterator[FakeMongooseIM]:
     async with FakeMongooseIM() as server:
         server.seed_conversation(ALICE, BOB, 4)
         server.deliver_inbound(
-            BOB, ALICE, "threaded", thread="t-1", parent="p-1", properties={"k": "v"}
+            BOB, "threaded", to=ALICE, thread="t-1", parent="p-1", properties={"k": "v"}
         )
         yield server
 

@@ -119,7 +119,7 @@ async def test_admin_send_and_read_back(
     status, body, _ = await call(http, "POST", f"{api}/messages", json=msg, auth=ADMIN)
     assert (status, body) == (204, None)
     clock.tick(2)
-    fake.deliver_inbound("bob@localhost/phone", "alice@localhost", "Hello Alice")
+    fake.deliver_inbound("bob@localhost/phone", "Hello Alice", to="alice@localhost")
     status, rows, headers = await call(http, "GET", f"{api}/messages/alice@localhost", auth=ADMIN)
     assert status == 200
     assert headers["Content-Type"].startswith("application/json")
@@ -273,8 +273,8 @@ async def test_client_send_and_history(
     clock.tick(0.25)
     fake.deliver_inbound(
         "rabbit@wonderland.lit",
-        "alice@localhost",
         "Hello Alice!",
+        to="alice@localhost",
         thread="t1",
         parent="p1",
         properties={"some_number": "123"},
@@ -399,7 +399,7 @@ async def test_graphql_user_send_and_last_messages(
     assert status == 200
     sent_id = body["data"]["stanza"]["sendMessage"]["id"]
     clock.tick(1.5)
-    fake.deliver_inbound("kate@localhost/res1", "alice@localhost", "from kate")
+    fake.deliver_inbound("kate@localhost/res1", "from kate", to="alice@localhost")
     status, body = await gql(http, gql_url, LAST, {"limit": 10}, operation="Q")
     assert status == 200
     payload = body["data"]["stanza"]["getLastMessages"]
@@ -520,8 +520,8 @@ async def test_graphql_admin_schema(fake: FakeMongooseIM, http: aiohttp.ClientSe
 async def test_resources_in_paths_and_with_filters(
     fake: FakeMongooseIM, http: aiohttp.ClientSession
 ) -> None:
-    fake.deliver_inbound("bob@localhost/phone", "alice@localhost", "from phone")
-    fake.deliver_inbound("bob@localhost/desk", "alice@localhost", "from desk")
+    fake.deliver_inbound("bob@localhost/phone", "from phone", to="alice@localhost")
+    fake.deliver_inbound("bob@localhost/desk", "from desk", to="alice@localhost")
     api = fake.config["base_url"]
     # a bare ``with`` matches every resource, a full one only that resource
     _, rows, _ = await call(

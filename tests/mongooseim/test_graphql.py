@@ -41,7 +41,7 @@ async def test_user_input_only_in_variables(admin: bool) -> None:
 
 async def test_admin_acts_for_the_owner() -> None:
     async with FakeMongooseIM("graphql", graphql_admin=True) as fake:
-        fake.deliver_inbound("kate@remote.example", "bob@localhost", "for bob")
+        fake.deliver_inbound("kate@remote.example", "for bob", to="bob@localhost")
         config = {**fake.config, "owner": "bob@localhost"}
         async with mh.connect(config) as client:
             receipt = await client.send(mh.Outgoing(to=["kate@remote.example"], text="reply"))

@@ -60,7 +60,7 @@ async def test_rounded_seconds_do_not_hide_messages() -> None:
         stamps += [T0 + timedelta(milliseconds=400 + i) for i in range(10)]
         stamps += [T0 + timedelta(seconds=5, milliseconds=i) for i in range(40)]
         for i, when in enumerate(stamps):
-            fake.deliver_inbound(PEER, fake.owner, f"m{i}", timestamp=when)
+            fake.deliver_inbound(PEER, f"m{i}", to=fake.owner, timestamp=when)
         async with mh.connect(fake.config) as client:
             texts = [m.text async for m in client.history(PEER)]
     assert texts == [f"m{i}" for i in range(54, -1, -1)]
@@ -154,8 +154,8 @@ async def test_identical_messages_split_by_a_page_boundary_both_come(api: Api) -
             twin = i in (9, 10)
             fake.deliver_inbound(
                 PEER,
-                fake.owner,
                 "ok" if twin else f"m{i}",
+                to=fake.owner,
                 timestamp=T0 - timedelta(seconds=10 * (60 - (10 if twin else i))),
                 stanza_id="" if twin else None,
             )

@@ -25,12 +25,12 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeMongooseIM]:
 
 
 async def test_sessions_most_recent_first_one_per_counterpart(fake: FakeMongooseIM) -> None:
-    fake.deliver_inbound("bob@localhost/phone", fake.owner, "b1", timestamp=T0 - timedelta(9))
-    fake.deliver_inbound("kate@localhost", fake.owner, "k1", timestamp=T0 - timedelta(5))
+    fake.deliver_inbound("bob@localhost/phone", "b1", to=fake.owner, timestamp=T0 - timedelta(9))
+    fake.deliver_inbound("kate@localhost", "k1", to=fake.owner, timestamp=T0 - timedelta(5))
     fake.seed_conversation(
         fake.owner, "bob@localhost", 80, same_timestamp=10, end=T0 - timedelta(3)
     )
-    fake.deliver_inbound("zed@remote.example", fake.owner, "z1", timestamp=T0 - timedelta(1))
+    fake.deliver_inbound("zed@remote.example", "z1", to=fake.owner, timestamp=T0 - timedelta(1))
     async with mh.connect(fake.config) as client:
         assert mh.Capability.DERIVED_SESSIONS in client.capabilities
         assert mh.Capability.SESSIONS in client.capabilities
@@ -48,7 +48,7 @@ async def test_sessions_most_recent_first_one_per_counterpart(fake: FakeMongoose
 
 async def test_sessions_limit_stops_reading(fake: FakeMongooseIM) -> None:
     fake.seed_conversation(fake.owner, "kate@localhost", 200, end=T0 - timedelta(1))
-    fake.deliver_inbound("bob@localhost", fake.owner, "latest")
+    fake.deliver_inbound("bob@localhost", "latest", to=fake.owner)
     async with mh.connect(fake.config) as client:
         (first,) = [s async for s in client.sessions(limit=1)]
     assert first.id == "bob@localhost"
@@ -57,7 +57,7 @@ async def test_sessions_limit_stops_reading(fake: FakeMongooseIM) -> None:
 
 async def test_a_conversation_started_here_is_listed(fake: FakeMongooseIM) -> None:
     """Admin REST records name no recipient; the adapter remembers whom it wrote to."""
-    fake.deliver_inbound("kate@localhost", fake.owner, "old", timestamp=T0 - timedelta(1))
+    fake.deliver_inbound("kate@localhost", "old", to=fake.owner, timestamp=T0 - timedelta(1))
     async with mh.connect(fake.config) as client:
         receipt = await client.send(mh.Outgoing(to=["Bob@localhost"], text="new"))
         sessions = [s async for s in client.sessions()]

@@ -24,7 +24,7 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeMongooseIM]:
 
 
 async def test_created_at_in_each_api_unit(fake: FakeMongooseIM) -> None:
-    fake.deliver_inbound("bob@localhost", "alice@localhost", "hi", timestamp=STAMP)
+    fake.deliver_inbound("bob@localhost", "hi", to="alice@localhost", timestamp=STAMP)
     async with mh.connect(fake.config) as client:
         (message,) = [m async for m in client.history("bob@localhost")]
     expected = {
@@ -51,9 +51,9 @@ async def test_before_is_sent_in_each_api_unit(fake: FakeMongooseIM) -> None:
 
 async def test_before_selects_in_each_api_unit(fake: FakeMongooseIM) -> None:
     """A message stamped exactly at ``before`` is returned (the server is inclusive)."""
-    fake.deliver_inbound("bob@localhost", "alice@localhost", "at", timestamp=T0)
+    fake.deliver_inbound("bob@localhost", "at", to="alice@localhost", timestamp=T0)
     fake.deliver_inbound(
-        "bob@localhost", "alice@localhost", "after", timestamp=T0 + timedelta(seconds=5)
+        "bob@localhost", "after", to="alice@localhost", timestamp=T0 + timedelta(seconds=5)
     )
     async with mh.connect(fake.config) as client:
         assert await native_read(client.native, fake.owner, before=T0) == ["at"]
