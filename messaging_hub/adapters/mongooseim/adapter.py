@@ -7,6 +7,13 @@ JID, lower-cased; ``send`` posts a chat message from ``owner``,
 (MongooseIM stores no conversation objects). Nothing deletes an archive,
 so ``delete`` is unsupported.
 
+Inbound (``listen()``): client REST and GraphQL push over Server-Sent
+Events (client REST ``GET /sse``, GraphQL's ``subscribeForMessages``
+subscription at ``<endpoint>/sse``) and catch up from the archive after a
+gap, so they declare ``Capability.PUSH`` (see :mod:`.push`). Admin REST
+has no push endpoint: its ``listen()`` falls back to polling the derived
+sessions' history (``poll_interval``, ``lookback``), with no PUSH.
+
 Default base URLs (the 6.5.0 swagger hosts and GraphQL listeners):
 admin REST ``http://localhost:8088/api``, client REST
 ``http://localhost:8089/api``, GraphQL user ``http://localhost:5561/api/graphql``,
@@ -18,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 import attrs
@@ -45,6 +52,9 @@ from .errors import graphql_error_parser, rest_error_parser
 from .graphql import GraphQLAPI
 from .jid import Jid, parse_jid
 from .paging import walk_back
+
+if TYPE_CHECKING:
+    from ...inbound.source import InboundSource
 
 __all__ = ["DEFAULT_BASE_URLS", "MongooseIMAdapter", "MongooseIMOptions", "NativeClient"]
 
@@ -177,6 +187,9 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             self._backend = ClientRestBackend(native, self.owner)
         else:
             self._backend = GraphQLBackend(native, self.owner, admin=options.role == "admin")
+        if not isinstance(self._backend, AdminRestBackend):
+            # Push depends on the configured API, so this client says more than the class.
+            self.capabilities = type(self).capabilities | Capability.PUSH  # type: ignore[misc]
         # Admin REST records name no recipient: remember the latest peers this client
         # wrote to (at most REMEMBERED_RECIPIENTS, least recent dropped first), so
         # sessions() can still find conversations the owner started here.
@@ -321,6 +334,17 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             last_text=row.message.text,
             raw=row.message.raw,
         )
+
+    # -- inbound ---------------------------------------------------------------
+    def inbound_source(self, **options: Any) -> InboundSource:
+        """Client REST and GraphQL: the SSE push source (options: see
+        :class:`~.push.MongooseIMPushSource`); admin REST: history polling."""
+        if isinstance(self._backend, AdminRestBackend):
+            return super().inbound_source(**options)
+        self._ensure_open()
+        from .push import push_source  # push imports this package's backends
+
+        return push_source(self, **options)
 
     async def _aclose(self) -> None:
         await self.native.transport.aclose()
