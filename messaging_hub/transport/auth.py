@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,6 +57,8 @@ log = logging.getLogger("messaging_hub.transport.auth")
 _LIFETIME_FRACTION = 0.1
 # After a failed early renewal, wait at least this long before the next try.
 _MIN_EARLY_RETRY = 1.0
+# Access and refresh tokens remembered for scrubbing after they were replaced.
+_REMEMBERED_TOKENS = 16
 
 
 class AuthStrategy(ABC):
@@ -272,11 +275,22 @@ class OAuth2(AuthStrategy):
         # After a failed early renewal: no new early attempt before this time.
         self._early_retry_at = float("-inf")
         self.renewals = 0
+        self._obtained: deque[Secret] = deque(maxlen=_REMEMBERED_TOKENS)
 
     @property
     def token(self) -> Token | None:
         """The current token, if one was obtained."""
         return self._token
+
+    @property
+    def obtained(self) -> tuple[Secret, ...]:
+        """The access and refresh tokens obtained lately, the current ones included.
+
+        For scrubbing provider text: a provider may quote a token it has
+        already replaced (e.g. "refresh token ... was revoked"). Bounded, so
+        a long-lived client with short tokens does not accumulate them.
+        """
+        return tuple(self._obtained)
 
     async def headers(self, transport: Transport) -> dict[str, str]:
         token = self._token
@@ -352,6 +366,9 @@ class OAuth2(AuthStrategy):
                     return self._keep_after_failure(fallback, exc)
                 raise
             self._token = token.rebased(self._clock())
+            self._obtained.append(token.access_token)
+            if token.refresh_token is not None:
+                self._obtained.append(token.refresh_token)
             self._early_retry_at = float("-inf")
             self.renewals += 1
             return self._token

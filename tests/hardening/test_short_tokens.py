@@ -268,3 +268,29 @@ async def test_a_failed_due_renewal_keeps_the_valid_token_then_retries(
         issued = [t for s in fake.tokens.sessions for t in (s.access_token, s.refresh_token)]
         for secret in (fake.client_secret, fake.jwt, *issued):
             assert secret not in caplog.text
+
+
+async def test_replaced_tokens_stay_known_for_scrubbing_within_a_bound() -> None:
+    clock = ManualClock()
+    async with FakeNetSapiens(token_ttl=5, clock=clock.wall) as fake:
+        login, password = fake.users[fake.me]
+        grant = PasswordGrant(fake.client_id, Secret(fake.client_secret), login, Secret(password))
+        auth = OAuth2(grant, clock=clock)
+        transport = Transport(provider="netsapiens", base_url=fake.base_url, auth=auth)
+        api = NetSapiensAPI(transport, domain=fake.domain, user=fake.me)
+        issued: list[str] = []
+        try:
+            for _ in range(12):
+                await api.get_message_sessions_for_user()
+                token = auth.token
+                assert token is not None and token.refresh_token is not None
+                issued += [token.access_token.reveal(), token.refresh_token.reveal()]
+                clock.advance(6.0)  # past the lifetime: the next call renews
+        finally:
+            await transport.aclose()
+    assert len(set(issued)) == 24
+    known = [s.reveal() for s in auth.obtained]
+    # A provider may quote a token it already replaced: the last ones are kept,
+    # but a client living for days does not hoard every token it ever had.
+    assert known == issued[-len(known) :]
+    assert 4 <= len(known) < len(issued)

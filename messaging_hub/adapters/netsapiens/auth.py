@@ -30,15 +30,24 @@ class PasswordGrant:
     password: Secret
 
     async def _token(self, transport: Transport, body: dict[str, Any]) -> Token:
+        refused: BadRequest | None = None
         try:
             response = await transport.request(
                 "POST", "/tokens", json_body=body, authenticate=False, idempotent=False
             )
         except BadRequest as exc:
+            refused = exc
+        if refused is not None:
             # A refused grant is an authentication failure, whatever the status.
+            # Raised outside the except block: the BadRequest (whose text the
+            # provider wrote) does not ride along as __context__.
             raise AuthenticationError(
-                exc.message, provider=exc.provider, status=exc.status, code=exc.code
-            ) from None
+                refused.message,
+                provider=refused.provider,
+                status=refused.status,
+                code=refused.code,
+                details=refused.details,
+            )
         token = response.decode(converter, AccessToken)
         return Token.issued(
             token.access_token,

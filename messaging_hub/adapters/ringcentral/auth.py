@@ -54,6 +54,7 @@ class RingCentralGrant:
 
     async def request_token(self, transport: Transport, form: dict[str, str]) -> Token:
         """POST ``form`` to the token endpoint and return the token it grants."""
+        refused: ProviderError | None = None
         try:
             response = await transport.request(
                 "POST",
@@ -67,16 +68,20 @@ class RingCentralGrant:
         except RateLimited:
             raise
         except ProviderError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                # A refused grant is an authentication failure, whatever the status.
-                raise AuthenticationError(
-                    exc.message,
-                    provider=exc.provider,
-                    status=exc.status,
-                    code=exc.code,
-                    details=exc.details,
-                ) from None
-            raise
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise
+            refused = exc
+        if refused is not None:
+            # A refused grant is an authentication failure, whatever the status.
+            # Raised outside the except block: the original error (whose text
+            # the provider wrote) does not ride along as __context__.
+            raise AuthenticationError(
+                refused.message,
+                provider=refused.provider,
+                status=refused.status,
+                code=refused.code,
+                details=refused.details,
+            )
         info = response.decode(converter, TokenInfo)
         return Token.issued(
             info.access_token,
