@@ -169,14 +169,18 @@ class Response:
         try:
             return loads(self.body)
         except ValueError as exc:
-            raise self.malformed(f"expected JSON, got {self._snippet()}: {exc}") from None
+            reason = str(exc)
+        # Raised outside the except block: the JSON error (whose .doc is the
+        # whole unscrubbed body) must not ride along as __context__.
+        raise self.malformed(f"expected JSON, got {self._snippet()}: {reason}")
 
     def _snippet(self) -> str:
         start = self.body[:60].decode("utf-8", "replace")
         if start.lstrip()[:1] in ("{", "["):
             # Cut-off JSON may hold anything (a token answer, say): size only.
             return f"{len(self.body)} bytes of JSON-like text"
-        return repr(self.scrub(start))
+        # Scrubbed before it is cut: a secret cut in half is no longer found.
+        return repr(self.scrub(self.body[:4096].decode("utf-8", "replace"))[:60])
 
     def json_or_none(self) -> Any:
         """The JSON body, or ``None`` when the body is empty."""
@@ -188,9 +192,9 @@ class Response:
         try:
             return converter.structure(data, cls)
         except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, RecursionError):
-            name = getattr(cls, "__name__", str(cls))
-            # Not chained: cattrs' messages quote the offending values.
-            raise self.malformed(f"the answer is not a valid {name}") from None
+            pass
+        # Raised outside the except block: cattrs' errors quote the values.
+        raise self.malformed(f"the answer is not a valid {getattr(cls, '__name__', cls)}")
 
 
 class _Outcome(enum.Enum):
@@ -882,11 +886,9 @@ class Transport:
         """The scrubber for one request: configured secrets, obtained tokens,
         the request's credential headers and sensitive form/JSON fields."""
         extra = credential_values(sent.items())
-        token = self.auth.token if isinstance(self.auth, OAuth2) else None
-        if token is not None:
-            extra.add(token.access_token.reveal())
-            if token.refresh_token is not None:
-                extra.add(token.refresh_token.reveal())
+        if isinstance(self.auth, OAuth2):
+            # Replaced tokens too: a provider may echo the one it just refused.
+            extra.update(token.reveal() for token in self.auth.obtained)
         for fields in (json_body, data):
             if isinstance(fields, Mapping):
                 for name, value in fields.items():
@@ -990,10 +992,13 @@ class Transport:
         info = self.error_parser(
             response.status, response.body[:_ERROR_BODY_LIMIT], response.headers
         )
+        scrubber = self._scrubber_for(sent, json_body, data)
+        # Scrubbed before the error is built: it joins and cuts the texts,
+        # and a cut secret would no longer be recognised.
         error = error_for_status(
-            response.status, info, provider=self.provider, retry_after=retry_after
+            response.status, scrubber.info(info), provider=self.provider, retry_after=retry_after
         )
-        self._scrubber_for(sent, json_body, data).error(error)
+        scrubber.error(error)
         return error
 
     def __repr__(self) -> str:

@@ -14,11 +14,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
+import attrs
+
 from .. import errors
+
+if TYPE_CHECKING:
+    from .http import ErrorInfo
 
 __all__ = ["MASK", "Scrubber", "credential_values"]
 
@@ -123,7 +128,24 @@ class Scrubber:
             exc.details = self.data(exc.details)
         field_errors = getattr(exc, "field_errors", None)
         if isinstance(field_errors, dict):
-            exc.field_errors = {  # type: ignore[attr-defined]
-                self.text(k): [self.text(m) for m in v] for k, v in field_errors.items()
-            }
+            exc.field_errors = self.field_errors(field_errors)  # type: ignore[attr-defined]
+        field = getattr(exc, "field", None)
+        if isinstance(field, str):
+            exc.field = self.text(field)  # type: ignore[attr-defined]
         return exc
+
+    def field_errors(self, errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+        """Per-field messages with secrets scrubbed from names and texts."""
+        return {self.text(k): [self.text(str(m)) for m in v] for k, v in errors.items()}
+
+    def info(self, info: ErrorInfo) -> ErrorInfo:
+        """A provider's parsed error body with every text scrubbed."""
+        return attrs.evolve(
+            info,
+            code=None if info.code is None else self.text(info.code),
+            message=None if info.message is None else self.text(info.message),
+            details=self.data(info.details),
+            field_errors=None
+            if info.field_errors is None
+            else self.field_errors(info.field_errors),
+        )
