@@ -7,6 +7,7 @@ Everything runs over real loopback HTTP against the fake.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -286,3 +287,52 @@ def test_the_parser_refuses_an_endless_event() -> None:
         parser.feed(b"data: " + b"y" * 60 + b"\n")
     with pytest.raises(mh.MalformedResponse):
         SseParser(max_event_chars=100).feed(b"data: " + b"z" * 200)  # no line end yet
+
+
+# -- the fake's streams, as MongooseIM 6.5.0 sends them --------------------------------
+
+
+async def _first_event(response: aiohttp.ClientResponse) -> SseEvent:
+    parser = SseParser()
+    while True:
+        events = parser.feed(await response.content.readany())
+        if events:
+            return events[0]
+
+
+async def test_the_fake_client_stream_speaks_the_swagger_format() -> None:
+    async with FakeMongooseIM("client-rest") as fake, aiohttp.ClientSession() as http:
+        url = f"{fake.origin}/client/api/sse"
+        alice = _basic(fake.owner, fake.users[fake.owner])
+        async with http.get(url) as refused:
+            assert refused.status == 401
+            assert refused.headers["WWW-Authenticate"] == 'Basic realm="mongooseim"'
+        with anyio.fail_after(10):
+            async with http.get(url, headers={"Authorization": alice}) as response:
+                assert response.status == 200
+                assert response.content_type == "text/event-stream"
+                row = fake.deliver_inbound(f"{BOB}/phone", "over SSE")
+                event = await _first_event(response)
+    assert (event.event, event.id) == ("message", "1")
+    data = json.loads(event.data)
+    assert {k: data[k] for k in ("from", "to", "id", "body")} == {
+        "from": f"{BOB}/phone",
+        "to": fake.owner,
+        "id": row.stanza_id,
+        "body": "over SSE",
+    }
+    assert data["timestamp"] >= row.timestamp_us  # microseconds of the push, not ms
+
+
+async def test_the_fake_graphql_stream_takes_subscriptions_by_get_only() -> None:
+    async with FakeMongooseIM("graphql") as fake, aiohttp.ClientSession() as http:
+        url = f"{fake.origin}/api/graphql/sse"
+        alice = {"Authorization": _basic(fake.owner, fake.users[fake.owner])}
+        query = "query Q { stanza { getLastMessages { limit } } }"
+        async with http.post(url, headers=alice, json={"query": query}) as posted:
+            assert posted.status == 405
+        async with http.get(url, headers=alice, params={"query": query}) as wrong:
+            assert wrong.status == 400
+            (error,) = (await wrong.json())["errors"]
+        assert error["extensions"]["code"] == "unsupported_operation"
+        assert "sse execution method does not support query" in error["message"]
