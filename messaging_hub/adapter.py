@@ -15,9 +15,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import aiohttp
+import attrs
 
-from .errors import ClientClosed, InvalidRequest, MalformedResponse, UnsupportedOperation
-from .models import Message, Outgoing, Receipt, Session
+from .errors import (
+    ClientClosed,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    UnsupportedOperation,
+)
+from .models import Direction, Message, MessageKind, Outgoing, Receipt, Session
 from .pagination import take
 from .transport.http import watch_writes
 
@@ -189,14 +196,41 @@ class Adapter(ABC, Generic[NativeT]):
     async def _continue_session(self, outgoing: Outgoing) -> Outgoing:
         """``outgoing`` (a session id, no recipients) with the recipients filled in.
 
-        Adapters whose provider can tell who is in a conversation override it.
+        By default, from the conversation's latest message (one history read):
+        the recipients of our last message, or the sender of theirs; a pager
+        conversation continues as pager messages. Adapters whose provider
+        stores the participants override it.
         """
-        raise InvalidRequest(
-            f"{self.provider} needs the recipients to continue a conversation: "
-            "pass to=[...] with the session_id",
-            field="to",
-            provider=self.provider,
-        )
+        session_id = outgoing.session_id or ""
+        if Capability.HISTORY not in self.capabilities:
+            raise InvalidRequest(
+                f"{self.provider} needs the recipients to continue a conversation: "
+                "pass to=[...] with the session_id",
+                field="to",
+                provider=self.provider,
+            )
+        latest = None
+        async for message in self.history(session_id, limit=1):
+            latest = message
+        if latest is None:
+            raise NotFound(
+                f"conversation {session_id!r} has no messages to tell who is in it: pass to=[...]",
+                provider=self.provider,
+            )
+        if latest.direction is Direction.OUTBOUND:
+            to = latest.recipients
+        else:
+            to = (latest.sender,) if latest.sender is not None else ()
+        if not to:
+            raise InvalidRequest(
+                f"conversation {session_id!r} names nobody to write to: pass to=[...]",
+                field="to",
+                provider=self.provider,
+            )
+        kind = outgoing.kind
+        if kind is MessageKind.AUTO and latest.kind is MessageKind.PAGER:
+            kind = MessageKind.PAGER
+        return attrs.evolve(outgoing, to=to, kind=kind)
 
     def _sessions(self, *, limit: int | None, **filters: Any) -> AsyncIterator[Session]:
         raise UnsupportedOperation("sessions", provider=self.provider)

@@ -118,7 +118,9 @@ async def test_file_names_reach_the_server_as_written(
 async def test_extensions_get_a_pager_message(
     fake: FakeRingCentral, client: RingCentralAdapter
 ) -> None:
-    receipt = await client.send(mh.Outgoing(to=["102", "103"], text="meeting now"))
+    receipt = await client.send(
+        mh.Outgoing(to=["102", "103"], text="meeting now", kind=mh.MessageKind.PAGER)
+    )
     (request,) = fake.requests_to("POST", "/company-pager$")
     assert request.json() == {
         "text": "meeting now",
@@ -127,6 +129,35 @@ async def test_extensions_get_a_pager_message(
     (message,) = [m async for m in client.history(receipt.session_id)]
     assert message.kind is mh.MessageKind.PAGER
     assert message.recipients == (mh.Address.extension("102"), mh.Address.extension("103"))
+
+
+async def test_a_short_number_is_paged_only_when_asked(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    with pytest.raises(mh.InvalidRequest, match=r"kind=MessageKind.PAGER") as info:
+        await client.send(mh.Outgoing(to=["12"], text="oops, a typo"))
+    assert info.value.field == "to"
+    assert fake.requests_to("POST", "/company-pager$") == []
+    assert fake.requests_to("POST", "/sms$") == []
+
+
+async def test_a_pager_conversation_continues_with_only_its_session(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    first = await client.send(mh.Outgoing(to=["102"], text="page one", kind=mh.MessageKind.PAGER))
+    await client.send(mh.Outgoing(session_id=first.session_id, text="page two"))
+    requests = fake.requests_to("POST", "/company-pager$")
+    assert [r.json()["to"] for r in requests] == [[{"extensionNumber": "102"}]] * 2
+
+
+async def test_an_sms_conversation_continues_with_only_its_session(
+    fake: FakeRingCentral, client: RingCentralAdapter
+) -> None:
+    first = await client.send(mh.Outgoing(to=[REMOTE], text="sms one"))
+    second = await client.send(mh.Outgoing(session_id=first.session_id, text="sms two"))
+    assert second.session_id == first.session_id
+    last = fake.requests_to("POST", "/sms$")[-1].json()
+    assert last["to"] == [{"phoneNumber": REMOTE}]
 
 
 async def test_fax_is_multipart_json_first_then_documents(

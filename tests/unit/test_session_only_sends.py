@@ -79,3 +79,22 @@ async def test_textmagic_answers_a_reply_by_its_conversation_id() -> None:
         sends = fake.requests_to("POST", r"^/api/v2/messages$")
         assert [r.json()["phones"] for r in sends] == ["447860021133", "447860021133"]
         assert receipt.session_id.isdigit()  # the real TextMagic session of the answer
+
+
+async def test_mongooseim_continues_from_the_conversation() -> None:
+    from messaging_hub.testing.mongooseim import FakeMongooseIM
+
+    async with FakeMongooseIM() as fake, mh.connect(fake.config) as client:
+        first = await client.send(mh.Outgoing(to=["bob@localhost"], text="hi bob"))
+        second = await client.send(mh.Outgoing(session_id=first.session_id, text="again"))
+        assert second.session_id == first.session_id
+        texts = [m.text async for m in client.history(first.session_id)]
+        assert texts[:2] == ["again", "hi bob"]
+
+
+async def test_a_conversation_without_messages_cannot_be_continued_blind() -> None:
+    from messaging_hub.testing.mongooseim import FakeMongooseIM
+
+    async with FakeMongooseIM() as fake, mh.connect(fake.config) as client:
+        with pytest.raises(mh.NotFound, match="pass to="):
+            await client.send(mh.Outgoing(session_id="nobody@localhost", text="x"))

@@ -390,6 +390,16 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
                 field="to",
                 provider=PROVIDER,
             )
+        if AddressKind.EXTENSION in kinds and requested is MessageKind.AUTO:
+            # A short number is as likely a mistyped phone number as an
+            # extension: a pager message only when asked for.
+            short = next(a.value for a in outgoing.to if a.kind is AddressKind.EXTENSION)
+            raise InvalidRequest(
+                f"{short!r} is not a phone number: to page extension {short}, pass "
+                "kind=MessageKind.PAGER; phone numbers need E.164 (+...) or default_region",
+                field="to",
+                provider=PROVIDER,
+            )
         files = [
             FilePart(a.content or b"", a.content_type, a.filename) for a in outgoing.attachments
         ]
