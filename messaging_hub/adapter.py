@@ -69,6 +69,9 @@ class Adapter(ABC, Generic[NativeT]):
 
     provider: ClassVar[str]
     capabilities: ClassVar[Capability]
+    inbound_outside_history: ClassVar[bool] = False
+    """Whether inbound messages are missing from ``history()`` (kept in a
+    listing of their own): ``watch()`` then reads :meth:`inbound_source`."""
     session_filters: ClassVar[frozenset[str]] = frozenset()
     history_filters: ClassVar[frozenset[str]] = frozenset()
     dials_phones: ClassVar[bool] = False

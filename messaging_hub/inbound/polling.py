@@ -182,9 +182,9 @@ class HistoryPollingSource(InboundSource):
 
 
 def _polls_own_source(client: Adapter[Any]) -> bool:
-    """Whether ``client`` brings its own polled inbound source (not history, not push)."""
-    own = type(client).inbound_source is not Adapter.inbound_source
-    return own and Capability.PUSH not in client.capabilities
+    """Whether inbound messages live outside ``client``'s history (TextMagic's
+    replies), so only its own inbound listing shows them."""
+    return client.inbound_outside_history
 
 
 def _flags(capabilities: Capability) -> set[Capability]:

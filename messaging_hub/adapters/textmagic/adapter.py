@@ -259,6 +259,8 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         | Capability.GROUP
         | Capability.WEBHOOKS
     )
+    # Replies live at /api/v2/replies, in no session's history.
+    inbound_outside_history = True
     session_filters = frozenset()
     history_filters = frozenset({"statuses", "include_deleted", "follow_ups"})
     dials_phones = True
