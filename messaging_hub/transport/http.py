@@ -492,6 +492,57 @@ class Transport:
         )
         return socket
 
+    async def open_stream(
+        self,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idle_timeout: float | None = None,
+        connect_timeout: float | None = None,
+    ) -> aiohttp.ClientResponse:
+        """GET a long-lived response (an event stream) on this client's session,
+        with its credentials, TLS and proxy settings.
+
+        There is no total timeout; ``connect_timeout`` (default: the client's)
+        bounds getting the answer's head, ``idle_timeout`` the silence between
+        chunks. A connection that fails raises ProviderUnavailable naming host
+        and reason; any answer (also an error status) is returned as it is, for
+        the caller to read and close.
+        """
+        self.ensure_open()
+        self._check_loop()
+        url = self.url(path_or_url)
+        if params:
+            url = url.update_query(_query(params))
+        sent = CIMultiDict(self.default_headers)
+        credentials = await self.auth.headers(self)
+        self._last_auth = credentials
+        sent.update(credentials)
+        # Events are wanted as they come: nothing compressed in between.
+        sent["Accept-Encoding"] = "identity"
+        if headers:
+            sent.update(headers)
+        options = self._options(url, sent)
+        connect = self.timeouts.connect if connect_timeout is None else connect_timeout
+        options["timeout"] = aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_connect=connect, sock_read=idle_timeout
+        )
+        options["auto_decompress"] = True
+        failure: _TransportFailure | None = None
+        try:
+            return await self._get_session().get(url, **options)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            failure = self._failure(exc, url)
+        raise _chained(
+            errors.ProviderUnavailable(
+                f"GET {url.path} failed: {self._scrubber_for(sent).text(failure.reason)}",
+                provider=self.provider,
+                may_have_been_processed=False,
+            ),
+            failure.__cause__,
+        )
+
     # -- requests ------------------------------------------------------------
     async def request(
         self,

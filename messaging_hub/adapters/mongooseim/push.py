@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import attrs
 import cattrs
-from multidict import CIMultiDict
 
 from ...errors import MalformedResponse, ProviderError, ProviderUnavailable
 from ...inbound.source import Delivery, InboundSource
@@ -291,37 +290,15 @@ class MongooseIMPushSource(InboundSource):
         return {}
 
     async def _open(self) -> aiohttp.ClientResponse:
-        transport = self.transport
-        url = transport.url(self.path)
-        params = self._params()
-        if params:
-            url = url.update_query(params)
-        headers = CIMultiDict(transport.default_headers)
-        headers.update(await transport.auth.headers(transport))
-        # An event stream must not be compressed: each event is needed as it comes.
-        headers.update(
-            {
-                "Accept": "text/event-stream",
-                "Accept-Encoding": "identity",
-                "Cache-Control": "no-cache",
-            }
+        # The client's own session and options (TLS, proxy), with stream
+        # timeouts: no total, and a read timeout that notices a silent connection.
+        response = await self.transport.open_stream(
+            self.path,
+            params=self._params() or None,
+            headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"},
+            idle_timeout=self.idle_timeout,
+            connect_timeout=self.connect_timeout,
         )
-        # The client's own session and options (TLS, proxy), with stream timeouts:
-        # no total, and a read timeout that notices a connection gone silent.
-        options = transport._options(url, headers)
-        options["timeout"] = aiohttp.ClientTimeout(
-            total=None,
-            connect=self.connect_timeout,
-            sock_connect=self.connect_timeout,
-            sock_read=self.idle_timeout,
-        )
-        session = transport._get_session()
-        try:
-            response = await session.get(url, **options)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise ProviderUnavailable(
-                f"the SSE stream could not be opened ({type(exc).__name__})", provider=PROVIDER
-            ) from None
         self.connections += 1
         try:
             if response.status != 200 or response.content_type != "text/event-stream":
