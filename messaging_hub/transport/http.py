@@ -505,7 +505,7 @@ class Transport:
         with its credentials, TLS and proxy settings.
 
         There is no total timeout; ``connect_timeout`` (default: the client's)
-        bounds getting the answer's head, ``idle_timeout`` the silence between
+        bounds opening the connection, ``idle_timeout`` the silence before and between
         chunks. A connection that fails raises ProviderUnavailable naming host
         and reason; any answer (also an error status) is returned as it is, for
         the caller to read and close.
