@@ -355,7 +355,7 @@ class _Walk:
     ) -> dict[str, list[FieldNode]]:
         """Fields by response key, fragments expanded (every type here is an object
         type, so a valid fragment always applies)."""
-        for sel in selection_set.selections:
+        for sel in selection_set.selections or ():
             if not self.included(sel):
                 continue
             if isinstance(sel, FieldNode):
@@ -397,7 +397,8 @@ class _Walk:
         return steps
 
     def arguments(self, defs: dict[str, Any], node: FieldNode, path: list[Any]) -> dict[str, Any]:
-        given = {arg.name.value: arg.value for arg in node.arguments}
+        # graphql-core 3.3 leaves absent lists as None (3.2: empty tuples).
+        given = {arg.name.value: arg.value for arg in node.arguments or ()}
         args: dict[str, Any] = {}
         for name, adef in defs.items():
             value_node = given.get(name)
@@ -432,7 +433,7 @@ def _check_variables(
     """Coerce variables against the operation's declarations (``type_check_params``)."""
     values: dict[str, Any] = {}
     supplied = {k: v for k, v in supplied.items() if v is not None}  # remove_null_args
-    for vdef in op.variable_definitions:
+    for vdef in op.variable_definitions or ():
         name = vdef.variable.name.value
         type_name, non_null = _declared_type(vdef.type)
         path = [label, name]
