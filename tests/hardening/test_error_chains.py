@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import messaging_hub as mh
 
+from ._chains import exception_chain
 from ._raw import RawServer, head
 
 pytestmark = pytest.mark.anyio
@@ -19,20 +19,8 @@ pytestmark = pytest.mark.anyio
 TOKEN = "tok-chain-secret-5678"
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo += [item.__cause__, item.__context__]
-
-
 def _assert_clean(exc: BaseException, secret: str) -> None:
-    for item in _chain(exc):
+    for item in exception_chain(exc):
         shown = (
             str(item)
             + repr(item)

@@ -34,6 +34,8 @@ from messaging_hub.testing.netsapiens import FakeNetSapiens
 from messaging_hub.testing.ringcentral import FakeRingCentral
 from messaging_hub.testing.textmagic import FakeTextMagic
 
+from ._chains import exception_chain
+
 pytestmark = pytest.mark.anyio
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -416,21 +418,9 @@ def _strings(value: Any, depth: int = 0) -> Iterator[str]:
         yield repr(value)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo += [item.__cause__, item.__context__]
-
-
 def _shown(exc: BaseException) -> Iterator[tuple[str, str]]:
     """(where, text) for everything an error shows or carries."""
-    for depth, item in enumerate(_chain(exc)):
+    for depth, item in enumerate(exception_chain(exc)):
         name = f"{type(item).__name__}@{depth}"
         yield f"{name} str", str(item)
         yield f"{name} repr", repr(item)

@@ -15,7 +15,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -33,6 +33,7 @@ from messaging_hub.testing.netsapiens import FakeNetSapiens
 from messaging_hub.testing.ringcentral import FakeRingCentral
 
 from ..contract.providers import ContractProvider, all_providers
+from ._chains import exception_chain
 
 pytestmark = pytest.mark.anyio
 
@@ -357,21 +358,9 @@ def _options_of(client: mh.Adapter[Any]) -> object:
     return options
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo += [item.__cause__, item.__context__]
-
-
 def _assert_no_password(*shown: object) -> None:
     for item in shown:
-        items = list(_chain(item)) if isinstance(item, BaseException) else [item]
+        items = list(exception_chain(item)) if isinstance(item, BaseException) else [item]
         for thing in items:
             text = str(thing) + repr(thing)
             if isinstance(thing, BaseException):
