@@ -85,6 +85,17 @@ def test_json_on_send_sessions_history_and_delete(
     assert session_id not in capsys.readouterr().out
 
 
+def test_plain_output_of_send_sessions_and_history(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["send", "--config", str(config), "--to", "1004", "--text", "from cli"]) == 0
+    session_id = capsys.readouterr().out.split("session ")[1].split()[0]
+    assert main(["sessions", "--config", str(config)]) == 0
+    assert session_id in capsys.readouterr().out
+    assert main(["history", "--config", str(config), session_id]) == 0
+    assert "from cli" in capsys.readouterr().out
+
+
 def test_history_shows_direction(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["send", "--config", str(config), "--to", "1004", "--text", "hi"]) == 0
     session_id = capsys.readouterr().out.split("session ")[1].split()[0]

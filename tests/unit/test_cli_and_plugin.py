@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from pathlib import Path
 
-import anyio
 import pytest
 
 import messaging_hub as mh
@@ -74,37 +70,3 @@ async def test_debug_logs_never_contain_credentials(caplog: pytest.LogCaptureFix
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in secrets:
         assert secret not in text
-
-
-def test_cli_sends_and_reads_with_a_toml_config(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    started = threading.Event()
-    stop = threading.Event()
-    box: dict[str, FakeNetSapiens] = {}
-
-    async def serve() -> None:
-        async with FakeNetSapiens() as fake:
-            box["fake"] = fake
-            started.set()
-            await anyio.to_thread.run_sync(stop.wait)
-
-    thread = threading.Thread(target=anyio.run, args=(serve,))
-    thread.start()
-    try:
-        assert started.wait(10)
-        fake = box["fake"]
-        lines = ["[messaging_hub]"] + [f"{k} = {json.dumps(v)}" for k, v in fake.config.items()]
-        config = tmp_path / "hub.toml"
-        config.write_text("\n".join(lines) + "\n")
-        assert main(["send", "--config", str(config), "--to", "1004", "--text", "from cli"]) == 0
-        session_id = capsys.readouterr().out.split("session ")[1].split()[0]
-        assert main(["sessions", "--config", str(config)]) == 0
-        assert session_id in capsys.readouterr().out
-        assert main(["history", "--config", str(config), session_id]) == 0
-        assert "from cli" in capsys.readouterr().out
-        assert main(["send", "--config", str(config), "--to", "12ab", "--text", "x"]) == 8
-        assert "error:" in capsys.readouterr().err
-    finally:
-        stop.set()
-        thread.join(10)
