@@ -1,31 +1,51 @@
 """Benchmarks: messaging-hub against raw aiohttp on the same fake servers.
 
-Each provider's fake runs in a child process (so the two cores are split
-between client and server), and each scenario is run twice: by the library
-and by a hand-written raw-aiohttp client doing the same HTTP work. Ratios
-(library / raw) from one run are the figures to quote; absolute times on
-shared machines are noisy.
+Each provider's fake runs in a child process (the two cores are split
+between client and server). Every scenario is run by the library and by a
+hand-written raw-aiohttp client doing the same HTTP work, in alternating
+rounds (the order flips every round); the figures are medians over the
+rounds with the spread (lowest and highest) in brackets. CPU is
+``time.process_time()`` of the client process only, per operation: the
+fair measure of what the library itself costs, since the wall time also
+holds the server's share of the two cores.
 
-    python benchmarks/run.py [--quick]
+Scenarios:
 
-prints a table and writes ``benchmarks/results.md``.
+* sends with 64 in flight, for each provider (TextMagic and RingCentral
+  with client-side pacing off) and each of MongooseIM's three APIs:
+  client CPU per send and throughput;
+* the NetSapiens history walk at 2k/20k/100k messages: client CPU per
+  message and peak traced memory, for the library, raw aiohttp +
+  ``json.loads`` into dicts, and raw dicts turned into a hand-written
+  dataclass;
+* first-call costs in a fresh interpreter: ``import messaging_hub``, the
+  first and the second ``connect()``, the first send against a warm send.
+
+    python benchmarks/run.py [--quick] [--write]
+
+prints the table; ``--write`` (passed by ``nox -s bench``) also writes
+``benchmarks/results.md``, so a plain run never rewrites a tracked file.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gc
+import json
 import multiprocessing as mp
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import anyio
@@ -34,14 +54,33 @@ import messaging_hub as mh
 from messaging_hub.adapters.netsapiens import new_session_id
 
 RESULTS = Path(__file__).with_name("results.md")
-FAX_BYTES = 16 * 1024 * 1024
+IN_FLIGHT = 64
+HISTORY_SIZES = (2_000, 20_000, 100_000)
+FIRST_CALL_ROUNDS = 3
 
 Row = list[str]
+# (provider, MongooseIM api or None)
+Target = tuple[str, str | None]
+TARGETS: tuple[Target, ...] = (
+    ("netsapiens", None),
+    ("ringcentral", None),
+    ("textmagic", None),
+    ("mongooseim", "admin-rest"),
+    ("mongooseim", "client-rest"),
+    ("mongooseim", "graphql"),
+)
+
+
+def _label(target: Target) -> str:
+    provider, api = target
+    return f"{provider} ({api})" if api else provider
 
 
 # -- the servers (child processes) ---------------------------------------------
-def _serve(conn: Connection, provider: str, history_size: int) -> None:
+def _serve(conn: Connection, target: Target, history_sizes: Sequence[int]) -> None:
     from messaging_hub import testing
+
+    provider, api = target
 
     async def main() -> None:
         info: dict[str, Any] = {}
@@ -53,17 +92,33 @@ def _serve(conn: Connection, provider: str, history_size: int) -> None:
         elif provider == "ringcentral":
             fake = testing.FakeRingCentral(rate_limiting=False)
         else:
-            fake = testing.FakeMongooseIM(api="graphql")
+            fake = testing.FakeMongooseIM(api=cast(Any, api or "graphql"))
         async with fake:
             if provider == "netsapiens":
-                info["session"] = fake.seed_session(history_size)
-            if provider == "ringcentral":
-                fax = fake.deliver_fax("+14155550999", b"\x00" * FAX_BYTES)
-                info["fax"] = (fax.id, fax.attachments[0].id)
+                info["sessions"] = {size: fake.seed_session(size) for size in history_sizes}
             conn.send((fake.config, info))
             await anyio.to_thread.run_sync(conn.recv)  # wait for "stop"
 
     anyio.run(main)
+
+
+class _Server:
+    """A fake in a child process, for the length of a ``with`` block."""
+
+    def __init__(self, target: Target, history_sizes: Sequence[int] = ()) -> None:
+        self._parent, child = mp.Pipe()
+        self._process = mp.get_context("spawn").Process(
+            target=_serve, args=(child, target, tuple(history_sizes)), daemon=True
+        )
+
+    def __enter__(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._process.start()
+        config, info = self._parent.recv()
+        return config, info
+
+    def __exit__(self, *_: object) -> None:
+        self._parent.send("stop")
+        self._process.join(timeout=10)
 
 
 # -- raw aiohttp clients, written from each provider's documentation -----------
@@ -80,23 +135,6 @@ async def _raw_netsapiens_send(http: aiohttp.ClientSession, config: dict[str, An
     async with http.post(url, json=body) as resp:
         resp.raise_for_status()
         await resp.json()
-
-
-async def _raw_netsapiens_history(
-    http: aiohttp.ClientSession, config: dict[str, Any], sid: str
-) -> int:
-    url = (
-        f"{config['base_url']}/domains/{config['domain']}/users/{config['user']}"
-        f"/messagesessions/{sid}/messages"
-    )
-    count, start = 0, 0
-    while True:
-        async with http.get(url, params={"limit": "100", "start": str(start)}) as resp:
-            page = await resp.json()
-        count += len(page)
-        if len(page) < 100:
-            return count
-        start += len(page)
 
 
 async def _raw_textmagic_send(http: aiohttp.ClientSession, config: dict[str, Any]) -> None:
@@ -132,6 +170,19 @@ async def _raw_ringcentral_send(http: aiohttp.ClientSession, config: dict[str, A
 
 
 async def _raw_mongooseim_send(http: aiohttp.ClientSession, config: dict[str, Any]) -> None:
+    api = config["api"]
+    if api == "admin-rest":
+        body: dict[str, Any] = {"caller": config["owner"], "to": "bob@localhost", "body": "hello"}
+        async with http.post(f"{config['base_url']}/messages", json=body) as resp:
+            resp.raise_for_status()
+            await resp.read()  # 204
+        return
+    if api == "client-rest":
+        body = {"to": "bob@localhost", "body": "hello"}
+        async with http.post(f"{config['base_url']}/messages", json=body) as resp:
+            resp.raise_for_status()
+            await resp.json()
+        return
     query = (
         "mutation SendMessage($to: JID!, $body: String!) "
         "{ stanza { sendMessage(to: $to, body: $body) { id } } }"
@@ -150,11 +201,15 @@ async def _raw_session(provider: str, config: dict[str, Any]) -> aiohttp.ClientS
         headers = {"X-TM-Username": config["username"], "X-TM-Key": config["api_key"]}
     elif provider == "mongooseim":
         headers["Authorization"] = _basic(config["username"], config["password"])
-    http = aiohttp.ClientSession(headers=headers)
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT, limit_per_host=IN_FLIGHT)
+    http = aiohttp.ClientSession(headers=headers, connector=connector)
     if provider == "ringcentral":
         token = await _raw_ringcentral_token(http, config)
         await http.close()
-        http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+        connector = aiohttp.TCPConnector(limit=IN_FLIGHT, limit_per_host=IN_FLIGHT)
+        http = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {token}"}, connector=connector
+        )
     return http
 
 
@@ -172,199 +227,371 @@ _PEERS = {
 }
 
 
-# -- measuring -------------------------------------------------------------------
-async def _timed(fn: Callable[[], Awaitable[Any]], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def _row(name: str, lib: float, raw: float, unit: float, fmt: str = "{:.3f}") -> Row:
-    return [name, fmt.format(lib / unit), fmt.format(raw / unit), f"{lib / raw:.2f}"]
-
-
-async def _scenarios(
-    provider: str, config: dict[str, Any], info: dict[str, Any], n: int, repeats: int
-) -> list[Row]:
-    rows: list[Row] = []
+def _library_options(provider: str, config: dict[str, Any]) -> dict[str, Any]:
     options = dict(config)
     if provider == "textmagic":
-        options["requests_per_second"] = 100_000  # measure the client, not its pacing
+        options["requests_per_second"] = 1_000_000  # measure the client, not its pacing
     if provider == "ringcentral":
         options["rate_limiting"] = False
+    # The same pool as the raw client: 64 sends in flight on 64 connections.
+    options["pool_size"] = IN_FLIGHT
+    return options
+
+
+# -- measuring -------------------------------------------------------------------
+@dataclass
+class Sample:
+    """One timed run: client CPU seconds and wall seconds."""
+
+    cpu: float
+    wall: float
+
+
+async def _measure(fn: Callable[[], Awaitable[Any]]) -> Sample:
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    await fn()
+    return Sample(time.process_time() - cpu, time.perf_counter() - wall)
+
+
+async def _alternating(
+    runs: Sequence[Callable[[], Awaitable[Any]]], rounds: int
+) -> list[list[Sample]]:
+    """``rounds`` samples of each run, the order rotating every round."""
+    samples: list[list[Sample]] = [[] for _ in runs]
+    for r in range(rounds):
+        order = list(range(len(runs)))
+        order = order[r % len(order) :] + order[: r % len(order)]
+        if r % 2:
+            order.reverse()
+        for i in order:
+            samples[i].append(await _measure(runs[i]))
+    return samples
+
+
+def _spread(values: Sequence[float], fmt: str = "{:.1f}") -> str:
+    """``median [lowest, highest]``."""
+    med = statistics.median(values)
+    return f"{fmt.format(med)} [{fmt.format(min(values))}, {fmt.format(max(values))}]"
+
+
+async def _in_flight(n: int, op: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``op`` ``n`` times with IN_FLIGHT of them in flight."""
+    left = n
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await op()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(IN_FLIGHT):
+            tg.start_soon(worker)
+
+
+async def _sends(target: Target, config: dict[str, Any], n: int, rounds: int) -> Row:
+    provider, _ = target
     raw_send = _RAW_SENDS[provider]
-    peer = _PEERS[provider]
+    outgoing = mh.Outgoing(to=[_PEERS[provider]], text="hello")
     http = await _raw_session(provider, config)
     try:
-        async with mh.connect(options) as client:
+        async with mh.connect(_library_options(provider, config)) as client:
 
-            async def lib_sequential() -> None:
-                for _ in range(n):
-                    await client.send(mh.Outgoing(to=[peer], text="hello"))
+            async def lib() -> None:
+                await _in_flight(n, lambda: client.send(outgoing))
 
-            async def raw_sequential() -> None:
-                for _ in range(n):
-                    await raw_send(http, config)
+            async def raw() -> None:
+                await _in_flight(n, lambda: raw_send(http, config))
 
-            async def lib_concurrent() -> None:
-                async with anyio.create_task_group() as tg:
-                    for _ in range(n):
-                        tg.start_soon(client.send, mh.Outgoing(to=[peer], text="hello"))
-
-            async def raw_concurrent() -> None:
-                async with anyio.create_task_group() as tg:
-                    for _ in range(n):
-                        tg.start_soon(raw_send, http, config)
-
-            await lib_sequential()  # warm both pools (and the OAuth token)
-            await raw_sequential()
-            for label, lib, plain in (
-                ("sends, one after another", lib_sequential, raw_sequential),
-                ("sends, concurrently", lib_concurrent, raw_concurrent),
-            ):
-                lib_t = await _timed(lib, repeats)
-                raw_t = await _timed(plain, repeats)
-                rows.append(
-                    _row(f"{provider}: {n} {label} (ms/send)", lib_t * 1000, raw_t * 1000, n)
-                )
-            if provider == "netsapiens":
-                rows.extend(await _netsapiens_history(client, http, config, info, repeats))
-            if provider == "ringcentral":
-                rows.extend(await _ringcentral_download(client, http, config, info))
+            await lib()  # warm both pools (and the OAuth token)
+            await raw()
+            lib_s, raw_s = await _alternating([lib, raw], rounds)
     finally:
         await http.close()
-    return rows
-
-
-async def _netsapiens_history(
-    client: mh.Adapter[Any],
-    http: aiohttp.ClientSession,
-    config: dict[str, Any],
-    info: dict[str, Any],
-    repeats: int,
-) -> list[Row]:
-    sid = info["session"]
-
-    async def lib_history() -> None:
-        count = 0
-        async for _ in client.history(sid):  # counted, not kept, like the raw walk
-            count += 1
-        assert count > 0
-
-    async def raw_history() -> None:
-        assert await _raw_netsapiens_history(http, config, sid) > 0
-
-    lib_t = await _timed(lib_history, repeats)
-    raw_t = await _timed(raw_history, repeats)
-    rows = [_row("netsapiens: history walk, decoded (ms/walk)", lib_t * 1000, raw_t * 1000, 1)]
-    tracemalloc.start()
-    await lib_history()
-    lib_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.reset_peak()
-    await raw_history()
-    raw_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    rows.append(
-        _row("netsapiens: history walk, peak memory (KiB)", lib_peak, raw_peak, 1024, "{:.0f}")
-    )
-    return rows
-
-
-async def _ringcentral_download(
-    client: mh.Adapter[Any],
-    http: aiohttp.ClientSession,
-    config: dict[str, Any],
-    info: dict[str, Any],
-) -> list[Row]:
-    message_id, attachment_id = info["fax"]
-    api: Any = client.native
-    url = (
-        f"{config['media_base_url']}/restapi/v1.0/account/~/extension/~/message-store/"
-        f"{message_id}/content/{attachment_id}"
-    )
-
-    async def lib_download() -> int:
-        size = 0
-        async with api.load_message_attachment(message_id, attachment_id) as content:
-            async for chunk in content:
-                size += len(chunk)
-        return size
-
-    async def raw_download() -> int:
-        async with http.get(url) as resp:
-            return len(await resp.read())  # the usual raw client holds the body
-
-    tracemalloc.start()
-    started = time.perf_counter()
-    assert await lib_download() == FAX_BYTES
-    lib_t = time.perf_counter() - started
-    lib_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.reset_peak()
-    started = time.perf_counter()
-    assert await raw_download() == FAX_BYTES
-    raw_t = time.perf_counter() - started
-    raw_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    mib = FAX_BYTES // 2**20
+    ratios = [r.cpu / lb.cpu for lb, r in zip(lib_s, raw_s, strict=True)]
     return [
-        _row(f"ringcentral: {mib} MiB attachment, streamed (ms)", lib_t * 1000, raw_t * 1000, 1),
-        _row(
-            f"ringcentral: {mib} MiB attachment, peak memory (KiB)",
-            lib_peak,
-            raw_peak,
-            1024,
-            "{:.0f}",
-        ),
+        _label(target),
+        _spread([s.cpu / n * 1e6 for s in lib_s]),
+        _spread([s.cpu / n * 1e6 for s in raw_s]),
+        _spread(ratios, "{:.2f}"),
+        _spread([n / s.wall for s in lib_s], "{:.0f}"),
+        _spread([n / s.wall for s in raw_s], "{:.0f}"),
     ]
 
 
-def _run_provider(provider: str, n: int, history: int, repeats: int) -> list[Row]:
-    parent, child = mp.Pipe()
-    server = mp.get_context("spawn").Process(
-        target=_serve, args=(child, provider, history), daemon=True
+# -- the history walk ------------------------------------------------------------
+@dataclass(slots=True)
+class PlainMessage:
+    """The hand-written baseline: a dataclass built straight from the JSON dict."""
+
+    id: str
+    session_id: str
+    sender: str
+    recipient: str
+    text: str
+    created_at: datetime
+    raw: dict[str, Any]
+
+
+def _plain(item: dict[str, Any]) -> PlainMessage:
+    return PlainMessage(
+        id=item["id"],
+        session_id=item["messagesession-id"],
+        sender=item["from-user-id"] or item["from-number"],
+        recipient=item["terminating-user-id"] or item["terminating-number"],
+        text=item["text"],
+        created_at=datetime.fromisoformat(item["timestamp"]).replace(tzinfo=UTC),
+        raw=item,
     )
-    server.start()
+
+
+async def _raw_pages(
+    http: aiohttp.ClientSession, config: dict[str, Any], sid: str, each: Callable[[Any], Any]
+) -> int:
+    url = (
+        f"{config['base_url']}/domains/{config['domain']}/users/{config['user']}"
+        f"/messagesessions/{sid}/messages"
+    )
+    count, start = 0, 0
+    while True:
+        async with http.get(url, params={"limit": "100", "start": str(start)}) as resp:
+            resp.raise_for_status()
+            page = json.loads(await resp.read())
+        for item in page:
+            each(item)  # counted, not kept, like the library's walk
+        count += len(page)
+        if len(page) < 100:
+            return count
+        start += len(page)
+
+
+def _ignore(_: Any) -> None:
+    pass
+
+
+async def _history(
+    config: dict[str, Any], info: dict[str, Any], sizes: Sequence[int], rounds: int
+) -> tuple[list[Row], list[Row]]:
+    cpu_rows: list[Row] = []
+    memory_rows: list[Row] = []
+    http = await _raw_session("netsapiens", config)
     try:
-        config, info = parent.recv()
-        rows: list[Row] = anyio.run(_scenarios, provider, config, info, n, repeats)
-        return rows
+        async with mh.connect(_library_options("netsapiens", config)) as client:
+            for size in sizes:
+                sid = info["sessions"][size]
+
+                async def lib(sid: str = sid, size: int = size) -> None:
+                    count = 0
+                    async for _ in client.history(sid):
+                        count += 1
+                    assert count == size, count
+
+                async def raw(sid: str = sid, size: int = size) -> None:
+                    assert await _raw_pages(http, config, sid, _ignore) == size
+
+                async def plain(sid: str = sid, size: int = size) -> None:
+                    assert await _raw_pages(http, config, sid, _plain) == size
+
+                await lib()
+                await raw()
+                lib_s, raw_s, plain_s = await _alternating([lib, raw, plain], rounds)
+                cpu_rows.append(
+                    [
+                        f"{size:,}",
+                        _spread([s.cpu / size * 1e6 for s in lib_s], "{:.2f}"),
+                        _spread([s.cpu / size * 1e6 for s in raw_s], "{:.2f}"),
+                        _spread([s.cpu / size * 1e6 for s in plain_s], "{:.2f}"),
+                        _spread(
+                            [lb.cpu / r.cpu for lb, r in zip(lib_s, raw_s, strict=True)],
+                            "{:.2f}",
+                        ),
+                        _spread(
+                            [lb.cpu / p.cpu for lb, p in zip(lib_s, plain_s, strict=True)],
+                            "{:.2f}",
+                        ),
+                    ]
+                )
+                peaks = []
+                for walk in (lib, raw, plain):
+                    gc.collect()
+                    tracemalloc.start()
+                    await walk()
+                    peaks.append(tracemalloc.get_traced_memory()[1])
+                    tracemalloc.stop()
+                memory_rows.append([f"{size:,}", *(f"{p / 1024:.0f}" for p in peaks)])
     finally:
-        parent.send("stop")
-        server.join(timeout=10)
+        await http.close()
+    return cpu_rows, memory_rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks, print the table and write the results file."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    n, history, repeats = (50, 300, 2) if args.quick else (300, 2000, 5)
-    rows: list[Row] = []
-    for provider in ("netsapiens", "ringcentral", "textmagic", "mongooseim"):
-        rows.extend(_run_provider(provider, n, history, repeats))
-    header = ["scenario", "messaging-hub", "raw aiohttp", "ratio"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+# -- first-call costs ------------------------------------------------------------
+_FIRST_CALLS = """
+import json, statistics, sys, time
+started = time.perf_counter()
+import messaging_hub
+imported = time.perf_counter()
+import anyio
+options, peer = json.loads(sys.argv[1])
+client = messaging_hub.connect(options)
+connected = time.perf_counter()
+messaging_hub.connect(options)  # never used: nothing to close
+again = time.perf_counter()
+outgoing = messaging_hub.Outgoing(to=[peer], text="hello")
+
+async def sends():
+    async with client:
+        t0 = time.perf_counter()
+        await client.send(outgoing)
+        first = time.perf_counter() - t0
+        warm = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            await client.send(outgoing)
+            warm.append(time.perf_counter() - t0)
+        return first, statistics.median(warm)
+
+first, warm = anyio.run(sends)
+print(json.dumps([imported - started, connected - imported, again - connected, first, warm]))
+"""
+
+
+def _first_call_row(target: Target, config: dict[str, Any], rounds: int) -> Row:
+    """In fresh interpreters: import, connect twice, a first send and warm sends."""
+    provider, _ = target
+    argument = json.dumps([_library_options(provider, config), _PEERS[provider]])
+    samples: list[list[float]] = []
+    for _ in range(rounds):
+        done = subprocess.run(  # noqa: S603 - this interpreter, our own script
+            [sys.executable, "-c", _FIRST_CALLS, argument],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        samples.append(json.loads(done.stdout))
+    columns = list(zip(*samples, strict=True))
+    return [_label(target), *(_spread([v * 1000 for v in col], "{:.1f}") for col in columns)]
+
+
+# -- the report ------------------------------------------------------------------
+def _table(header: Row, rows: list[Row]) -> tuple[str, str]:
+    """The table as aligned text and as Markdown."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
     ]
-    print("\n".join([lines[0], "-+-".join("-" * w for w in widths), *lines[1:]]))
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    md_rows = ["| " + " | ".join(r) + " |" for r in [header, ["---"] * 4, *rows]]
-    RESULTS.write_text(
-        f"# Benchmark results\n\nRun {when} on Python {platform.python_version()}, "
-        f"{platform.machine()}, {mp.cpu_count()} cores. Each fake ran in its own process; "
-        f"times are medians of {repeats} runs (downloads: one run); NetSapiens history of "
-        f"{history} messages{' (quick run)' if args.quick else ''}.\n\n"
-        "The ratio is library / raw aiohttp from this one run (lower is better). The raw "
-        "clients do the same HTTP work without validation, typed models, retries or "
-        "pacing (client-side pacing is switched off here so the client itself is "
-        "measured). The raw download reads the body whole, as `resp.read()` does; the "
-        "library streams it in 64 KiB chunks.\n\n" + "\n".join(md_rows) + "\n"
+    text = "\n".join([lines[0], "-+-".join("-" * w for w in widths), *lines[1:]])
+    md = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    return text, md
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks, print the tables and (with --write) write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per scenario (>= 5)")
+    parser.add_argument(
+        "--only",
+        choices=("sends", "history", "first-calls"),
+        action="append",
+        help="run only these parts (repeatable)",
     )
-    print(f"\nwritten to {RESULTS}")
+    args = parser.parse_args(argv)
+    n, sizes, rounds = (200, (2_000, 5_000), 3) if args.quick else (2_000, HISTORY_SIZES, 7)
+    rounds = args.rounds or rounds
+    parts = set(args.only or ("sends", "history", "first-calls"))
+    sections: list[tuple[str, str, Row, list[Row]]] = []
+
+    if "sends" in parts:
+        rows = []
+        for target in TARGETS:
+            with _Server(target) as (config, _):
+                rows.append(anyio.run(_sends, target, config, n, rounds))
+        sections.append(
+            (
+                f"Sends, {IN_FLIGHT} in flight",
+                f"{n} sends per round. CPU: client process time per send (µs). "
+                "Ratio: raw CPU / library CPU per round (higher is better; 1.00 means "
+                "the library costs nothing over the raw call). Throughput: sends per "
+                "second of wall time (client and server share the two cores).",
+                [
+                    "provider",
+                    "library CPU µs/send",
+                    "raw CPU µs/send",
+                    "raw/library CPU",
+                    "library sends/s",
+                    "raw sends/s",
+                ],
+                rows,
+            )
+        )
+    if "history" in parts:
+        with _Server(("netsapiens", None), sizes) as (config, info):
+            cpu_rows, memory_rows = anyio.run(_history, config, info, sizes, rounds)
+        sections.append(
+            (
+                "NetSapiens history walk: CPU",
+                "Client CPU per message (µs), pages of 100. raw: aiohttp + `json.loads` "
+                "into dicts, counted and dropped; dataclass: the same dicts made into a "
+                "hand-written slotted dataclass (parsed timestamp, raw dict kept). Ratios: "
+                "library CPU / baseline CPU per round (lower is better).",
+                [
+                    "messages",
+                    "library µs/msg",
+                    "raw dicts µs/msg",
+                    "dataclass µs/msg",
+                    "library/raw",
+                    "library/dataclass",
+                ],
+                cpu_rows,
+            )
+        )
+        sections.append(
+            (
+                "NetSapiens history walk: peak memory",
+                "Peak traced memory (tracemalloc, KiB) during one walk of each kind; "
+                "nothing is kept by the consumer, so a flat column means O(page).",
+                ["messages", "library KiB", "raw dicts KiB", "dataclass KiB"],
+                memory_rows,
+            )
+        )
+    if "first-calls" in parts:
+        rows = []
+        for target in TARGETS[:3] + TARGETS[-1:]:
+            with _Server(target) as (config, _):
+                rows.append(_first_call_row(target, config, FIRST_CALL_ROUNDS))
+        sections.append(
+            (
+                "First-call costs",
+                f"Milliseconds of wall time in a fresh interpreter, median of "
+                f"{FIRST_CALL_ROUNDS} interpreters [spread]: `import messaging_hub`, the "
+                "first `connect()` (imports the adapter), a second `connect()`, the first "
+                "send (opens the connection, obtains a token where there is one) and a "
+                "warm send, one at a time.",
+                ["provider", "import", "1st connect", "2nd connect", "1st send", "warm send"],
+                rows,
+            )
+        )
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    intro = (
+        f"Run {when} on Python {platform.python_version()}, {platform.machine()}, "
+        f"{mp.cpu_count()} cores{' (quick run)' if args.quick else ''}. Each fake ran in "
+        f"its own process; figures are medians of {rounds} alternating rounds, with "
+        "[lowest, highest] over the rounds. The raw clients do the same HTTP work without "
+        "validation, typed models, retries or pacing (client-side pacing is switched off "
+        "for the library too, so the client itself is measured)."
+    )
+    md_parts = ["# Benchmark results", intro]
+    for title, note, header, rows in sections:
+        text, md = _table(header, rows)
+        print(f"\n{title}\n{text}")
+        md_parts += [f"## {title}", note, md]
+    if args.write:
+        RESULTS.write_text("\n\n".join(md_parts) + "\n")
+        print(f"\nwritten to {RESULTS}")
     return 0
 
 

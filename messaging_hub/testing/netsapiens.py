@@ -410,8 +410,10 @@ class FakeNetSapiens(FakeServer):
         paging = _paging(request)
         if isinstance(paging, web.Response):
             return paging
-        items = [self._message_json(found, m) for m in found.messages]
-        return web.json_response(self._page(items, *paging))
+        # Only the page asked for is spelled out (long walks stay linear).
+        limit, start = paging
+        page = found.messages[start : start + limit]
+        return web.json_response([self._message_json(found, m) for m in page])
 
     # -- writing -------------------------------------------------------------
     async def _send(self, request: web.Request) -> web.Response:
