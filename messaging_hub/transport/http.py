@@ -23,6 +23,7 @@ import asyncio
 import base64
 import enum
 import logging
+import re
 import ssl as ssl_module
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -1101,8 +1102,11 @@ def _os_reason(error: OSError | None) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text)
+    return _CONTROL.search(text) is not None
 
 
 def checked_base_url(value: str, *, key: str, provider: str) -> URL:
