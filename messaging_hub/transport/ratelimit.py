@@ -52,6 +52,11 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         """Wait until a request may start, then count it."""
+        lock = self._lock
+        if (lock is None or not lock.locked()) and self._wait_time() <= 0:
+            # A free slot and nobody waiting for one: counted without the lock.
+            self._starts.append(self._clock())
+            return
         if self._lock is None:
             self._lock = anyio.Lock()
         # One waiter at a time keeps the order fair (first come, first served).
