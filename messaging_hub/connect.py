@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -98,4 +100,14 @@ def connect(
     else:
         raise ConfigError("connect() takes a provider name or a mapping", key="provider")
     adapter_cls = load_adapter(provider)
-    return adapter_cls.from_options(merged, session=session)
+    client = adapter_cls.from_options(merged, session=session)
+    _import_event_loop_backend()
+    return client
+
+
+def _import_event_loop_backend() -> None:
+    """Import anyio's asyncio backend now, not inside the first send (it takes
+    tens of milliseconds the first time, on top of that send's latency)."""
+    # A future anyio may move it: then it is loaded when first used, as before.
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio._backends._asyncio")

@@ -8,6 +8,7 @@ fallback for a source tree used without installing it.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +37,26 @@ def available_providers() -> dict[str, str]:
     return found
 
 
+@cache
+def _known() -> tuple[tuple[str, str], ...]:
+    """:func:`available_providers` as of the first ``connect()`` of this process:
+    scanning the installed distributions' entry points takes milliseconds."""
+    return tuple(available_providers().items())
+
+
 def load_adapter(name: str) -> type[Adapter[Any]]:
     """The adapter class registered as ``name`` (raises ConfigError)."""
     from .adapter import Adapter
 
     if not isinstance(name, str) or not name:
         raise ConfigError("provider must be a non-empty string", key="provider")
-    providers = available_providers()
+    providers = dict(_known())
     target = providers.get(name.lower())
+    if target is None:
+        # Installed since the first look? Scan again before refusing.
+        _known.cache_clear()
+        providers = dict(_known())
+        target = providers.get(name.lower())
     if target is None:
         raise ConfigError(
             f"unknown provider {name!r}; known: {', '.join(sorted(providers))}", key="provider"
