@@ -9,23 +9,33 @@ provider-specific ``_send`` / ``_sessions`` / ``_history`` / ``_delete``.
 from __future__ import annotations
 
 import enum
+import json
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import aiohttp
+import anyio
 import attrs
 
 from .errors import (
     ClientClosed,
     InvalidRequest,
     MalformedResponse,
+    MessagingError,
     NotFound,
+    SendInDoubt,
+    StateUnavailable,
     UnsupportedOperation,
 )
-from .models import Direction, Message, MessageKind, Outgoing, Receipt, Session
+from .models import Direction, Message, MessageKind, MessageStatus, Outgoing, Receipt, Session
 from .pagination import take
+from .state.base import ReservationState, SharedState
+from .state.local import LocalState
+from .transport.auth import OAuth2
 from .transport.http import watch_writes
 
 if TYPE_CHECKING:
@@ -36,6 +46,11 @@ __all__ = ["Adapter", "Capability"]
 
 NativeT = TypeVar("NativeT")
 T = TypeVar("T")
+
+log = logging.getLogger("messaging_hub")
+
+# How long a send waits for another send under the same idempotency key.
+_PENDING_WAIT = 120.0
 
 
 class Capability(enum.Flag):
@@ -81,9 +96,34 @@ class Adapter(ABC, Generic[NativeT]):
     """The country national phone numbers are dialled in (the ``default_region``
     option); None: phone numbers must come with their country code."""
 
+    idempotency_ttl: float = 86_400.0
+    """How long a send's idempotency key is remembered (the ``idempotency_ttl`` option)."""
+
     def __init__(self, native: NativeT) -> None:
         self._native = native
         self._closed = False
+        self._state: SharedState | None = None
+        self._account_key = f"{self.provider}:{id(self):x}"
+
+    def _use_state(
+        self, state: SharedState | None, account_key: str, *, idempotency_ttl: float
+    ) -> None:
+        """Adopt the ``state`` option (from ``from_options``), named for this account."""
+        self._state = state
+        self._account_key = account_key
+        self.idempotency_ttl = idempotency_ttl
+
+    @property
+    def state(self) -> SharedState:
+        """What this client shares with others (the ``state`` option), or its own."""
+        if self._state is None:
+            self._state = LocalState()
+        return self._state
+
+    @property
+    def account_key(self) -> str:
+        """The name this client's provider account has in shared state (a digest)."""
+        return self._account_key
 
     @classmethod
     @abstractmethod
@@ -129,6 +169,11 @@ class Adapter(ABC, Generic[NativeT]):
             raise UnsupportedOperation("sending to several recipients", provider=self.provider)
         if self.dials_phones:
             outgoing = outgoing.in_region(self.default_region, provider=self.provider)
+        if outgoing.idempotency_key is not None:
+            return await self._send_once(outgoing, outgoing.idempotency_key)
+        return await self._send_watched(outgoing)
+
+    async def _send_watched(self, outgoing: Outgoing) -> Receipt:
         with watch_writes() as answered:
             try:
                 return await self._send(outgoing)
@@ -138,6 +183,73 @@ class Adapter(ABC, Generic[NativeT]):
                     # said something unreadable: the message may be out.
                     exc.may_have_been_processed = True
                 raise
+
+    async def _send_once(self, outgoing: Outgoing, idempotency_key: str) -> Receipt:
+        """Send ``outgoing`` unless its key was sent before (then its receipt)."""
+        store = self.state.idempotency
+        key = f"{self.account_key}:{idempotency_key}"
+        ttl = self.idempotency_ttl
+        deadline = time.monotonic() + _PENDING_WAIT
+        pause = 0.02
+        while True:
+            reservation = await self._stateful(store.reserve(key, ttl=ttl))
+            if reservation.state is ReservationState.NEW:
+                break
+            if reservation.state is ReservationState.DONE and reservation.receipt is not None:
+                return _receipt_from_json(reservation.receipt, self.provider)
+            if reservation.state is ReservationState.PENDING and time.monotonic() < deadline:
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+                continue
+            detail = (
+                "is still under way"
+                if reservation.state is ReservationState.PENDING
+                else "may have been delivered (its outcome is unknown)"
+            )
+            raise SendInDoubt(
+                f"a send with idempotency key {idempotency_key!r} {detail}; not sending it again",
+                provider=self.provider,
+                key=idempotency_key,
+            )
+        try:
+            receipt = await self._send_watched(outgoing)
+        except MessagingError as exc:
+            if getattr(exc, "may_have_been_processed", False):
+                await self._keep_in_doubt(store.mark_in_doubt(key, ttl=ttl), idempotency_key)
+            else:
+                await self._keep_in_doubt(store.release(key), idempotency_key)
+            raise
+        except BaseException:
+            # Cancelled mid-send: it may have gone out.
+            await self._keep_in_doubt(store.mark_in_doubt(key, ttl=ttl), idempotency_key)
+            raise
+        await self._keep_in_doubt(
+            store.complete(key, _receipt_to_json(receipt), ttl=ttl), idempotency_key
+        )
+        return receipt
+
+    async def _stateful(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except StateUnavailable as exc:
+            exc.provider = exc.provider or self.provider
+            raise
+
+    async def _keep_in_doubt(self, call: Awaitable[None], idempotency_key: str) -> None:
+        """Record a send's outcome; when the state cannot, the key stays
+        reserved (later sends with it raise SendInDoubt instead of resending)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await call
+            except StateUnavailable as exc:
+                log.warning(
+                    "%s: the outcome of the send with idempotency key %r could not be "
+                    "recorded (%s); the key stays reserved",
+                    self.provider,
+                    idempotency_key,
+                    exc.message,
+                    extra={"event": "idempotency_unrecorded", "provider": self.provider},
+                )
 
     def sessions(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[Session]:
         """Iterate over conversations, most recent first, paging transparently."""
@@ -256,8 +368,18 @@ class Adapter(ABC, Generic[NativeT]):
         """Whether the client was closed."""
         return self._closed
 
+    async def revoke_token(self) -> None:
+        """Revoke the OAuth token this client uses, at the provider and in
+        shared state (clients then log in afresh); nothing for a fixed
+        credential. ``aclose()`` revokes only a token nobody else shares."""
+        self._ensure_open()
+        transport = getattr(self._native, "transport", None)
+        auth = getattr(transport, "auth", None)
+        if transport is not None and isinstance(auth, OAuth2):
+            await auth.revoke(transport)
+
     async def aclose(self) -> None:
-        """Close connections (and revoke tokens the library obtained)."""
+        """Close connections (and revoke tokens the library obtained, unless shared)."""
         if not self._closed:
             self._closed = True
             await self._aclose()
@@ -307,3 +429,30 @@ class Adapter(ABC, Generic[NativeT]):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<{type(self).__name__} provider={self.provider!r} {state}>"
+
+
+def _receipt_to_json(receipt: Receipt) -> str:
+    return json.dumps(
+        {
+            "session_id": receipt.session_id,
+            "provider": receipt.provider,
+            "status": receipt.status.value,
+            "message_ids": list(receipt.message_ids),
+        }
+    )
+
+
+def _receipt_from_json(text: str, provider: str) -> Receipt:
+    """A stored receipt (its ``raw`` answer is not kept)."""
+    try:
+        data = json.loads(text)
+        return Receipt(
+            session_id=str(data["session_id"]),
+            provider=str(data["provider"]),
+            status=MessageStatus(data["status"]),
+            message_ids=tuple(str(i) for i in data["message_ids"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateUnavailable(
+            f"a stored receipt could not be read ({type(exc).__name__})", provider=provider
+        ) from None

@@ -9,6 +9,7 @@ builds one from a mapping with cattrs, wrapping credentials in
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import math
 import os
@@ -30,6 +31,7 @@ from yarl import URL
 
 from .errors import ConfigError
 from .secret import Secret
+from .state.base import SharedState
 from .transport.auth import AuthStrategy
 from .transport.http import DEFAULT_MAX_RESPONSE_BYTES, PoolLimits, Timeouts, Transport
 from .transport.retry import RetryPolicy
@@ -115,6 +117,14 @@ def _trace_config(value: Any, _: type) -> aiohttp.TraceConfig:
     return value
 
 
+def _shared_state(value: Any, _: type) -> SharedState:
+    if not isinstance(value, SharedState):
+        raise ValueError(
+            f"expected a SharedState (LocalState, RedisState), got {type(value).__name__}"
+        )
+    return value
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(bool, _bool)
@@ -123,6 +133,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(ZoneInfo, _zone)
     conv.register_structure_hook(bool | ssl_module.SSLContext, _ssl_option)
     conv.register_structure_hook(aiohttp.TraceConfig, _trace_config)
+    conv.register_structure_hook(SharedState, _shared_state)
     return conv
 
 
@@ -339,6 +350,20 @@ class TransportOptions:
         default=(), validator=_trace_configs
     )
     """aiohttp ``TraceConfig`` objects (OpenTelemetry's, say) for the library's own session."""
+    state: SharedState | None = None
+    """State shared with other clients of the same account, in this process or
+    others (:class:`~messaging_hub.state.RedisState`); ``None``: the client's own."""
+    idempotency_ttl: float = attrs.field(default=86_400.0, validator=_finite_positive)
+    """Seconds a send's ``idempotency_key`` is remembered."""
+
+    def account_key(self, provider: str, *identity: object) -> str:
+        """A name for the provider account that ``identity`` (base URL,
+        credentials) reaches: a digest, so no credential shows in a key."""
+        digest = hashlib.sha256(provider.encode())
+        for part in identity:
+            text = part.reveal() if isinstance(part, Secret) else "" if part is None else str(part)
+            digest.update(b"\x1f" + text.encode())
+        return f"{provider}:{digest.hexdigest()[:32]}"
 
     def make_transport(
         self,

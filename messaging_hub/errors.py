@@ -7,6 +7,8 @@
     ├── InvalidRequest           bad input, raised before any network I/O
     ├── UnsupportedOperation     the provider cannot do this op (before I/O)
     ├── ClientClosed             the client was closed and refuses reuse
+    ├── SendInDoubt              an idempotency key's earlier send may have
+    │                            gone out: not sent again
     └── ProviderError            the provider answered with a failure
         ├── BadRequest           400/422 (also an InvalidRequest)
         ├── AuthenticationError  401, or a failed token grant
@@ -18,6 +20,7 @@
         │   │                    truncated, too large, too deeply nested)
         │   └── PagingStalled    a paged listing that brings nothing new
         └── ProviderUnavailable  5xx, resets, timeouts, refused connections
+            └── StateUnavailable the shared state (Redis) is down or slow
 
 Each error carries the provider name and, when the provider answered, its
 HTTP status, error code and message. Secrets never appear in messages.
@@ -43,6 +46,8 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "SendInDoubt",
+    "StateUnavailable",
     "UnsupportedOperation",
 ]
 
@@ -252,3 +257,33 @@ class ProviderUnavailable(ProviderError):
     ) -> None:
         super().__init__(message, provider=provider, status=status, code=code, details=details)
         self.may_have_been_processed = may_have_been_processed
+
+
+class StateUnavailable(ProviderUnavailable):
+    """The shared state (``state=``, e.g. Redis) did not answer in time or
+    refused; raised before anything is sent when a send needed it, so
+    ``may_have_been_processed`` is false unless said otherwise."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        may_have_been_processed: bool = False,
+    ) -> None:
+        super().__init__(
+            message, provider=provider, may_have_been_processed=may_have_been_processed
+        )
+
+
+class SendInDoubt(MessagingError):
+    """A send with this idempotency key was made before and may have gone
+    out (its outcome is unknown, or it is still under way after the wait):
+    the key stays reserved and the message is not sent again. Check the
+    conversation's history before sending under a new key."""
+
+    may_have_been_processed = True
+
+    def __init__(self, message: str, *, provider: str | None = None, key: str) -> None:
+        super().__init__(message, provider=provider)
+        self.key = key

@@ -296,6 +296,19 @@ def _text(value: str) -> str:
     return value
 
 
+def _idempotency_key(instance: Any, attribute: Any, value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not 1 <= len(value) <= 256:
+        raise InvalidRequest(
+            "idempotency_key must be a str of 1 to 256 characters", field="idempotency_key"
+        )
+    if not value.isprintable():
+        raise InvalidRequest(
+            "idempotency_key must not contain control characters", field="idempotency_key"
+        )
+
+
 @attrs.frozen
 class Outgoing:
     """A message to send.
@@ -313,6 +326,11 @@ class Outgoing:
     sender: Address | None = attrs.field(default=None, converter=_optional_address)
     kind: MessageKind = MessageKind.AUTO
     session_id: str | None = None
+    idempotency_key: str | None = attrs.field(default=None, validator=_idempotency_key)
+    """Sends with the same key are made once (within the client's
+    ``idempotency_ttl``; across processes with a shared ``state``): a repeat
+    returns the first receipt, or raises SendInDoubt while the first
+    send's outcome is unknown."""
 
     def __attrs_post_init__(self) -> None:
         if not self.to and not self.session_id:

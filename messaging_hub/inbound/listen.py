@@ -16,9 +16,10 @@ with exponential backoff for as long as the caller keeps listening.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ import anyio
 from ..adapter import Adapter
 from ..errors import InvalidRequest, MalformedResponse, ProviderUnavailable, RateLimited
 from ..models import Direction, Message, MessageKind
+from .claims import claimed
 from .seen import BoundedSeen
 from .source import Delivery
 
@@ -46,6 +48,8 @@ async def listen(
     inbound_only: bool = True,
     max_backoff: float = 30.0,
     memory: int = 10_000,
+    claim_ttl: float = 30.0,
+    handled_ttl: float = 6 * 3600.0,
     **source_options: Any,
 ) -> AsyncIterator[Message]:
     """Yield messages as they arrive, each once, in arrival order.
@@ -56,7 +60,67 @@ async def listen(
     account's own messages. ``source_options`` go to the provider's source
     (e.g. ``poll_interval`` for providers without push). ``client.capabilities``
     says whether the provider pushes (``Capability.PUSH``) or is polled.
+
+    With a shared ``state`` (``RedisState``), replicas listening to one
+    account split the messages: each is yielded by one replica only (see
+    :mod:`messaging_hub.inbound.claims` for ``claim_ttl``/``handled_ttl``).
     """
+    check_claim_options(claim_ttl, handled_ttl)
+    async with contextlib.aclosing(
+        _listen(
+            client,
+            kinds=kinds,
+            since=since,
+            inbound_only=inbound_only,
+            max_backoff=max_backoff,
+            memory=memory,
+            **source_options,
+        )
+    ) as messages:
+        async for message in exactly_once(
+            client, messages, claim_ttl=claim_ttl, handled_ttl=handled_ttl, memory=memory
+        ):
+            yield message
+
+
+def check_claim_options(claim_ttl: float, handled_ttl: float) -> None:
+    """InvalidRequest unless both times are positive and ``handled_ttl`` the longer."""
+    if not claim_ttl > 0 or not handled_ttl >= claim_ttl:
+        raise InvalidRequest("claim_ttl must be > 0 and handled_ttl >= claim_ttl")
+
+
+async def exactly_once(
+    client: Adapter[Any],
+    messages: AsyncIterator[Message],
+    *,
+    claim_ttl: float,
+    handled_ttl: float,
+    memory: int,
+) -> AsyncGenerator[Message, None]:
+    """``messages`` as they are, or split between replicas when the client's
+    state is shared."""
+    if not client.state.shared:
+        async for message in messages:
+            yield message
+        return
+    async with contextlib.aclosing(
+        claimed(client, messages, claim_ttl=claim_ttl, handled_ttl=handled_ttl, memory=memory)
+    ) as mine:
+        async for message in mine:
+            yield message
+
+
+async def _listen(
+    client: Adapter[Any],
+    *,
+    kinds: Collection[MessageKind] | None = None,
+    since: datetime | None = None,
+    inbound_only: bool = True,
+    max_backoff: float = 30.0,
+    memory: int = 10_000,
+    **source_options: Any,
+) -> AsyncGenerator[Message, None]:
+    """:func:`listen` within one process."""
     if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
         raise InvalidRequest("since must be an aware datetime", field="since")
     if max_backoff <= 0 or memory < 1:

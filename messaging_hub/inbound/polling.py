@@ -10,8 +10,9 @@ outbound messages only) is watched through that listing instead.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ import anyio
 from ..adapter import Adapter, Capability
 from ..errors import InvalidRequest, UnsupportedOperation
 from ..models import Direction, Message
-from .listen import listen
+from .listen import _listen, check_claim_options, exactly_once
 from .source import Delivery, InboundSource
 
 __all__ = ["HistoryPollingSource", "watch"]
@@ -51,6 +52,8 @@ async def watch(
     inbound_only: bool = True,
     lookback: int = 50,
     memory: int = 10_000,
+    claim_ttl: float = 30.0,
+    handled_ttl: float = 6 * 3600.0,
 ) -> AsyncIterator[Message]:
     """Yield messages that arrive from now on, oldest first, each once.
 
@@ -59,13 +62,41 @@ async def watch(
     seconds. ``inbound_only`` skips the account's own messages. An adapter
     with its own polled inbound listing is polled there every ``interval``
     seconds (outages retried as by ``listen()``); ``session`` then keeps the
-    messages whose ``session_id`` it is.
+    messages whose ``session_id`` it is. With a shared ``state``, replicas
+    split the messages as with ``listen()`` (``claim_ttl``, ``handled_ttl``).
     """
+    check_claim_options(claim_ttl, handled_ttl)
+    async with contextlib.aclosing(
+        _watch(
+            client,
+            session=session,
+            interval=interval,
+            inbound_only=inbound_only,
+            lookback=lookback,
+            memory=memory,
+        )
+    ) as messages:
+        async for message in exactly_once(
+            client, messages, claim_ttl=claim_ttl, handled_ttl=handled_ttl, memory=memory
+        ):
+            yield message
+
+
+async def _watch(
+    client: Adapter[Any],
+    *,
+    session: str | None,
+    interval: float,
+    inbound_only: bool,
+    lookback: int,
+    memory: int,
+) -> AsyncGenerator[Message, None]:
+    """:func:`watch` within one process."""
     if interval <= 0 or lookback < 1 or memory < lookback:
         raise InvalidRequest("interval must be > 0, lookback >= 1 and memory >= lookback")
     if _polls_own_source(client):
         # Its history would never show an inbound message: read its listing.
-        async for message in listen(
+        async for message in _listen(
             client, inbound_only=inbound_only, memory=memory, poll_interval=interval
         ):
             if session is None or message.session_id == session:

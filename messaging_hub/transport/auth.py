@@ -38,6 +38,7 @@ from ..secret import Secret
 from .ratelimit import GroupedRateLimiter
 
 if TYPE_CHECKING:
+    from ..state.base import TokenStore
     from .http import Transport
 
 __all__ = [
@@ -254,6 +255,12 @@ class OAuth2(AuthStrategy):
     tenth of the token's lifetime), so requests do not race the deadline.
     ``revoke_on_close`` revokes a token the library obtained itself when the
     client closes. ``clock`` is monotonic; tokens are re-timed onto it.
+
+    With a ``store`` (see :mod:`messaging_hub.state`) the token lives there
+    under ``store_key``: every client on the store uses the same token, and
+    the store lets one of them at a time renew it; the others take the
+    token it stored. Tokens then keep the times the store gives them (on
+    ``time.monotonic``), so ``clock`` must be that clock.
     """
 
     def __init__(
@@ -263,11 +270,15 @@ class OAuth2(AuthStrategy):
         refresh_margin: float = 60.0,
         revoke_on_close: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        store: TokenStore | None = None,
+        store_key: str = "",
     ) -> None:
         self.grant = grant
         self.refresh_margin = refresh_margin
         self.revoke_on_close = revoke_on_close
         self._clock = clock
+        self._store = store
+        self._store_key = store_key
         self._token: Token | None = None
         self._lock: anyio.Lock | None = None
         self._attempts = 0
@@ -359,13 +370,21 @@ class OAuth2(AuthStrategy):
             self._attempts += 1
             self._failed = None
             try:
-                token = await self._fetch(current or stale, transport)
+                if self._store is None:
+                    token = (await self._fetch(current or stale, transport)).rebased(self._clock())
+                else:
+                    shared = await self._from_store(current or stale, transport, early=early)
+                    if shared is None:
+                        # Another process is renewing; the valid token serves meanwhile.
+                        assert fallback is not None
+                        return fallback
+                    token = shared
             except Exception as exc:
                 self._failed = (exc, exc.__traceback__)
                 if fallback is not None and isinstance(exc, MessagingError):
                     return self._keep_after_failure(fallback, exc)
                 raise
-            self._token = token.rebased(self._clock())
+            self._token = token
             self._obtained.append(token.access_token)
             if token.refresh_token is not None:
                 self._obtained.append(token.refresh_token)
@@ -393,6 +412,35 @@ class OAuth2(AuthStrategy):
         )
         return token
 
+    async def _from_store(
+        self, stale: Token | None, transport: Transport, *, early: bool
+    ) -> Token | None:
+        """The store's token if it serves better than ``stale``, else one the
+        store lets this client fetch (``None``: someone else is renewing early)."""
+        assert self._store is not None
+        refused = None if stale is None else stale.access_token.reveal()
+
+        def good(token: Token) -> bool:
+            now = self._clock()
+            if token.access_token.reveal() == refused or not token.valid(now):
+                return False
+            return not (early and token.renewal_due(now, self.refresh_margin))
+
+        async def fetch(stored: Token | None) -> Token:
+            token = await self._fetch(stored or stale, transport)
+            return token.rebased(self._clock())
+
+        return await self._store.renew(self._store_key, good=good, fetch=fetch, wait=not early)
+
+    async def revoke(self, transport: Transport) -> None:
+        """Revoke the current token at the provider and forget it (also in the
+        store, so that the next request of any client logs in afresh)."""
+        token, self._token = self._token, None
+        if self._store is not None:
+            await self._store.discard(self._store_key)
+        if token is not None:
+            await self.grant.revoke(transport, token)
+
     async def _fetch(self, stale: Token | None, transport: Transport) -> Token:
         if stale is not None and stale.refreshable(self._clock()):
             try:
@@ -403,7 +451,8 @@ class OAuth2(AuthStrategy):
 
     async def aclose(self, transport: Transport) -> None:
         token, self._token = self._token, None
-        if token is not None and self.revoke_on_close:
+        # A token in a shared store is still in use elsewhere: revoke() is explicit.
+        if token is not None and self.revoke_on_close and self._store is None:
             # Revocation is best effort: shutdown must not fail because of it.
             with contextlib.suppress(Exception):
                 await self.grant.revoke(transport, token)

@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import partial
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import anyio
@@ -51,9 +51,12 @@ from .body import (
     loads_or_none,
     read_capped,
 )
-from .ratelimit import GroupedRateLimiter, RateLimiter
+from .ratelimit import GroupedRateLimiter
 from .retry import RetryPolicy, parse_retry_after
 from .scrub import Scrubber, credential_values
+
+if TYPE_CHECKING:
+    from ..state.base import SharedLimiter
 
 __all__ = [
     "ErrorInfo",
@@ -302,7 +305,7 @@ class Transport:
         timeouts: Timeouts | None = None,
         pool: PoolLimits | None = None,
         retry: RetryPolicy | None = None,
-        rate_limiter: RateLimiter | GroupedRateLimiter | None = None,
+        rate_limiter: SharedLimiter | GroupedRateLimiter | None = None,
         error_parser: ErrorParser = default_error_parser,
         allowed_origins: tuple[str, ...] = (),
         default_headers: Mapping[str, str] | None = None,

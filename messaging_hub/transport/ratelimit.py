@@ -12,8 +12,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import anyio
+
+if TYPE_CHECKING:
+    from ..state.base import SharedLimiter
 
 __all__ = ["GroupedRateLimiter", "RateLimiter"]
 
@@ -82,23 +86,32 @@ class RateLimiter:
 
 
 class GroupedRateLimiter:
-    """One :class:`RateLimiter` per named group; unknown groups are not paced."""
+    """One limiter per named group; unknown groups are not paced.
+
+    ``factory(group, limit, window)`` makes each group's limiter (a shared
+    one, say); by default a :class:`RateLimiter` on ``clock``.
+    """
 
     def __init__(
         self,
         groups: Mapping[str, tuple[int, float]],
         *,
         clock: Callable[[], float] = time.monotonic,
+        factory: Callable[[str, int, float], SharedLimiter] | None = None,
     ) -> None:
-        self._limiters = {
-            name: RateLimiter(limit, window, clock=clock)
+        self._limiters: dict[str, SharedLimiter] = {
+            name: (
+                factory(name, limit, window)
+                if factory is not None
+                else RateLimiter(limit, window, clock=clock)
+            )
             for name, (limit, window) in groups.items()
         }
 
-    def __getitem__(self, group: str) -> RateLimiter:
+    def __getitem__(self, group: str) -> SharedLimiter:
         return self._limiters[group]
 
-    def get(self, group: str | None) -> RateLimiter | None:
+    def get(self, group: str | None) -> SharedLimiter | None:
         """The limiter of ``group``, or ``None``."""
         return None if group is None else self._limiters.get(group)
 

@@ -216,7 +216,12 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             native = ClientRestAPI(transport)
         else:
             native = GraphQLAPI(transport)
-        return cls(native, opts)
+        adapter = cls(native, opts)
+        account = opts.account_key(
+            PROVIDER, opts.api, opts.url, opts.owner, opts.username, opts.password
+        )
+        adapter._use_state(opts.state, account, idempotency_ttl=opts.idempotency_ttl)
+        return adapter
 
     # -- send ------------------------------------------------------------------
     async def _send(self, outgoing: Outgoing) -> Receipt:

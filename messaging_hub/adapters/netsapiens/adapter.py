@@ -113,8 +113,22 @@ class NetSapiensOptions(TransportOptions):
         if self.api_key is not None:
             return BearerToken(self.api_key)
         assert self.client_id and self.client_secret and self.username and self.password
-        return OAuth2(
-            PasswordGrant(self.client_id, self.client_secret, self.username, self.password)
+        grant = PasswordGrant(self.client_id, self.client_secret, self.username, self.password)
+        if self.state is None:
+            return OAuth2(grant)
+        return OAuth2(grant, store=self.state.tokens, store_key=self.identity())
+
+    def identity(self) -> str:
+        """The account these options reach, as named in shared state."""
+        return self.account_key(
+            PROVIDER,
+            self.base_url,
+            self.domain,
+            self.user,
+            self.access_token,
+            self.api_key,
+            self.client_id,
+            self.username,
         )
 
 
@@ -205,7 +219,9 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             native = NetSapiensAPI(transport, domain=opts.domain, user=opts.user)
         except InvalidRequest as exc:
             raise ConfigError(exc.message, key=exc.field, provider=PROVIDER) from None
-        return cls(native, opts)
+        adapter = cls(native, opts)
+        adapter._use_state(opts.state, opts.identity(), idempotency_ttl=opts.idempotency_ttl)
+        return adapter
 
     # -- send ----------------------------------------------------------------
     async def _send(self, outgoing: Outgoing) -> Receipt:

@@ -197,17 +197,41 @@ class RingCentralOptions(TransportOptions):
             )
         return None
 
+    def identity(self) -> str:
+        """The account these options reach, as named in shared state."""
+        return self.account_key(
+            PROVIDER,
+            self.base_url,
+            self.client_id,
+            self.jwt,
+            self.username,
+            self.extension,
+            self.access_token,
+            self.account_id,
+            self.extension_id,
+        )
+
     def auth(self) -> AuthStrategy:
         """The auth strategy: OAuth2 over the grant, or the given bearer token."""
         if self.access_token is not None:
             return BearerToken(self.access_token)
         grant = self.grant()
         assert grant is not None
-        return OAuth2(grant)
+        if self.state is None:
+            return OAuth2(grant)
+        return OAuth2(grant, store=self.state.tokens, store_key=self.identity())
 
     def limiter(self) -> GroupedRateLimiter:
-        """The client-side pacing per usage-plan group."""
-        return GroupedRateLimiter({**DEFAULT_LIMITS, **self.rate_limits})
+        """The client-side pacing per usage-plan group (shared with ``state``)."""
+        state, account = self.state, self.identity()
+        return GroupedRateLimiter(
+            {**DEFAULT_LIMITS, **self.rate_limits},
+            factory=(
+                None
+                if state is None
+                else lambda group, limit, window: state.limiter(f"{account}:{group}", limit, window)
+            ),
+        )
 
 
 # -- mapping wire -> shared models -------------------------------------------------
@@ -368,7 +392,9 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             )
         except InvalidRequest as exc:
             raise ConfigError(exc.message, key=exc.field, provider=PROVIDER) from None
-        return cls(native, opts)
+        adapter = cls(native, opts)
+        adapter._use_state(opts.state, opts.identity(), idempotency_ttl=opts.idempotency_ttl)
+        return adapter
 
     # -- send ----------------------------------------------------------------
     async def _send(self, outgoing: Outgoing) -> Receipt:

@@ -88,6 +88,7 @@ from ...models import (
 from ...pagination import check_page_echo, walk_pages
 from ...phones import options_phone, options_region
 from ...secret import Secret
+from ...state.base import SharedLimiter
 from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
 from . import wire
 from .api import (
@@ -277,7 +278,12 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
     ) -> Self:
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
-        limiter = RateLimiter(opts.requests_per_second, PACING_WINDOW)
+        account = opts.account_key(PROVIDER, opts.base_url, opts.username, opts.api_key)
+        limiter: SharedLimiter = (
+            RateLimiter(opts.requests_per_second, PACING_WINDOW)
+            if opts.state is None
+            else opts.state.limiter(account, opts.requests_per_second, PACING_WINDOW)
+        )
         pause = opts.throttle_pause
 
         def on_response(response: Response, _: str | None) -> None:
@@ -294,7 +300,9 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             error_parser=parse_error,
             on_response=on_response,
         )
-        return cls(TextMagicAPI(transport), opts)
+        adapter = cls(TextMagicAPI(transport), opts)
+        adapter._use_state(opts.state, account, idempotency_ttl=opts.idempotency_ttl)
+        return adapter
 
     # -- send ----------------------------------------------------------------
     async def _send(self, outgoing: Outgoing) -> Receipt:
