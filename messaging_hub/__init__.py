@@ -24,6 +24,8 @@ from .errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    SendInDoubt,
+    StateUnavailable,
     UnsupportedOperation,
 )
 from .hub import Hub
@@ -42,6 +44,7 @@ from .models import (
 )
 from .registry import available_providers
 from .secret import Secret
+from .state import LocalState, RedisState, SharedState
 
 __version__ = "0.1.0"
 
@@ -59,6 +62,7 @@ __all__ = [
     "Direction",
     "Hub",
     "InvalidRequest",
+    "LocalState",
     "MalformedResponse",
     "Message",
     "MessageKind",
@@ -72,8 +76,12 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "Receipt",
+    "RedisState",
     "Secret",
+    "SendInDoubt",
     "Session",
+    "SharedState",
+    "StateUnavailable",
     "UnsupportedOperation",
     "__version__",
     "available_providers",
