@@ -19,7 +19,13 @@ Scenarios:
   ``json.loads`` into dicts, and raw dicts turned into a hand-written
   dataclass;
 * first-call costs in a fresh interpreter: ``import messaging_hub``, the
-  first and the second ``connect()``, the first send against a warm send.
+  first and the second ``connect()``, the first send against a warm send;
+* shared state: what ``state=RedisState`` adds to a TextMagic send (its
+  pacing on, at a rate it never waits for, so every send asks the limiter),
+  without and with an ``idempotency_key``, against the default in-process
+  state: wall time per send one at a time, client CPU per send and
+  throughput with 64 in flight. It starts its own ``redis-server`` (skipped
+  when none is installed, or redis-py is missing).
 
     python benchmarks/run.py [--quick] [--write]
 
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
+import importlib.util
 import json
 import multiprocessing as mp
 import platform
@@ -52,11 +59,13 @@ import anyio
 
 import messaging_hub as mh
 from messaging_hub.adapters.netsapiens import new_session_id
+from messaging_hub.testing.redis_server import RedisServer, redis_server_binary
 
 RESULTS = Path(__file__).with_name("results.md")
 IN_FLIGHT = 64
 HISTORY_SIZES = (2_000, 20_000, 100_000)
 FIRST_CALL_ROUNDS = 3
+SHARED_TARGET: Target = ("textmagic", None)
 
 Row = list[str]
 # (provider, MongooseIM api or None)
@@ -474,6 +483,102 @@ def _first_call_row(target: Target, config: dict[str, Any], rounds: int) -> Row:
     return [_label(target), *(_spread([v * 1000 for v in col], "{:.1f}") for col in columns)]
 
 
+# -- shared state ----------------------------------------------------------------
+def _shared_state_skip() -> str | None:
+    """Why the shared-state scenario cannot run here, or None."""
+    if redis_server_binary() is None:
+        return "redis-server is not installed"
+    if importlib.util.find_spec("redis") is None:
+        return "redis-py is not installed (pip install 'messaging-hub[redis]')"
+    return None
+
+
+def _paced_options(config: dict[str, Any], state: mh.SharedState | None) -> dict[str, Any]:
+    # requests_per_second stays at 1,000,000 (see _library_options): the
+    # limiter counts every send, in-process or in Redis, and never makes one wait.
+    options = _library_options(SHARED_TARGET[0], config)
+    if state is not None:
+        options["state"] = state
+    return options
+
+
+async def _shared_state(
+    config: dict[str, Any], url: str, n: int, one_by_one: int, rounds: int
+) -> list[Row]:
+    peer = _PEERS[SHARED_TARGET[0]]
+    plain = mh.Outgoing(to=[peer], text="hello")
+    # Every keyed send has a key of its own, made before the clock starts
+    # (the warm-up round included).
+    keyed = iter(
+        [
+            mh.Outgoing(to=[peer], text="hello", idempotency_key=f"bench-{i}")
+            for i in range((rounds + 1) * (n + one_by_one))
+        ]
+    )
+    state = mh.RedisState.from_url(url, namespace="bench")
+    try:
+        await state.ping()
+        async with (
+            mh.connect(_paced_options(config, None)) as local,
+            mh.connect(_paced_options(config, state)) as shared,
+        ):
+            sends: list[Callable[[], Awaitable[Any]]] = [
+                lambda: local.send(plain),
+                lambda: shared.send(plain),
+                lambda: shared.send(next(keyed)),
+            ]
+
+            def sequential(send: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+                async def run() -> None:
+                    for _ in range(one_by_one):
+                        await send()
+
+                return run
+
+            def concurrent(send: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+                async def run() -> None:
+                    await _in_flight(n, send)
+
+                return run
+
+            one_at_a_time = [sequential(send) for send in sends]
+            in_flight = [concurrent(send) for send in sends]
+            for run in (*in_flight, *one_at_a_time):  # warm the pools (Redis's too)
+                await run()
+            seq_s = await _alternating(one_at_a_time, rounds)
+            par_s = await _alternating(in_flight, rounds)
+    finally:
+        await state.aclose()
+
+    def vs_default(values: list[list[float]], i: int) -> str:
+        if i == 0:
+            return "—"
+        return _spread([v / d for v, d in zip(values[i], values[0], strict=True)], "{:.2f}")
+
+    latency = [[s.wall / one_by_one * 1e6 for s in samples] for samples in seq_s]
+    cpu = [[s.cpu / n * 1e6 for s in samples] for samples in par_s]
+    throughput = [[n / s.wall for s in samples] for samples in par_s]
+    labels = ("no state (default)", "RedisState", "RedisState + idempotency_key")
+    rows = []
+    for i, label in enumerate(labels):
+        added = (
+            "—" if i == 0 else _spread([v - d for v, d in zip(latency[i], latency[0], strict=True)])
+        )
+        rows.append(
+            [
+                label,
+                _spread(latency[i]),
+                added,
+                vs_default(latency, i),
+                _spread(cpu[i]),
+                vs_default(cpu, i),
+                _spread(throughput[i], "{:.0f}"),
+                vs_default(throughput, i),
+            ]
+        )
+    return rows
+
+
 # -- the report ------------------------------------------------------------------
 def _table(header: Row, rows: list[Row]) -> tuple[str, str]:
     """The table as aligned text and as Markdown."""
@@ -494,14 +599,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per scenario (>= 5)")
     parser.add_argument(
         "--only",
-        choices=("sends", "history", "first-calls"),
+        choices=("sends", "history", "first-calls", "shared-state"),
         action="append",
         help="run only these parts (repeatable)",
     )
     args = parser.parse_args(argv)
     n, sizes, rounds = (200, (2_000, 5_000), 3) if args.quick else (2_000, HISTORY_SIZES, 7)
+    one_by_one = n // 4  # shared state: sends made one at a time per round
     rounds = args.rounds or rounds
-    parts = set(args.only or ("sends", "history", "first-calls"))
+    parts = set(args.only or ("sends", "history", "first-calls", "shared-state"))
     sections: list[tuple[str, str, Row, list[Row]]] = []
 
     if "sends" in parts:
@@ -575,6 +681,43 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+    if "shared-state" in parts:
+        title = "Shared state (Redis)"
+        skipped = _shared_state_skip()
+        if skipped is not None:
+            sections.append((title, f"Skipped: {skipped}.", [], []))
+        else:
+            with RedisServer() as redis, _Server(SHARED_TARGET) as (config, _):
+                rows = anyio.run(_shared_state, config, redis.url, n, one_by_one, rounds)
+            sections.append(
+                (
+                    title,
+                    f"TextMagic sends with client-side pacing on (`requests_per_second` "
+                    "1,000,000: every send is counted by the limiter, none waits): the "
+                    "default in-process state, `state=RedisState` (the limiter is a Lua "
+                    "script in Redis: one round trip per send) and `state=RedisState` with "
+                    "an `idempotency_key` per send (two more round trips: reserve, then "
+                    "store the receipt). A `redis-server` on loopback shares the two cores "
+                    f"with the client and the fake. One at a time: {one_by_one} sends per "
+                    "round, wall time per send (µs) and what Redis adds to it. "
+                    f"{IN_FLIGHT} in flight: {n} sends per round, client CPU per send (µs) "
+                    "and sends per second of wall time. /default: the figure divided by the "
+                    "default's in the same round (1.00: no cost; for sends/s, below 1 is "
+                    "slower).",
+                    [
+                        "state",
+                        "1 at a time µs/send",
+                        "added µs",
+                        "/default",
+                        f"{IN_FLIGHT} in flight CPU µs/send",
+                        "/default",
+                        "sends/s",
+                        "/default",
+                    ],
+                    rows,
+                )
+            )
+
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     intro = (
         f"Run {when} on Python {platform.python_version()}, {platform.machine()}, "
@@ -582,10 +725,15 @@ def main(argv: list[str] | None = None) -> int:
         f"its own process; figures are medians of {rounds} alternating rounds, with "
         "[lowest, highest] over the rounds. The raw clients do the same HTTP work without "
         "validation, typed models, retries or pacing (client-side pacing is switched off "
-        "for the library too, so the client itself is measured)."
+        "for the library too, so the client itself is measured; the shared-state "
+        "scenario, which compares the library with itself, keeps it on)."
     )
     md_parts = ["# Benchmark results", intro]
     for title, note, header, rows in sections:
+        if not header:  # a scenario that did not run says why
+            print(f"\n{title}\n{note}")
+            md_parts += [f"## {title}", note]
+            continue
         text, md = _table(header, rows)
         print(f"\n{title}\n{text}")
         md_parts += [f"## {title}", note, md]
