@@ -39,6 +39,7 @@ from .errors import (
     UnsupportedOperation,
 )
 from .models import Outgoing, Receipt
+from .state.base import SharedState
 
 __all__ = ["Hub"]
 
@@ -74,9 +75,16 @@ class Hub:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+        cls,
+        config: Mapping[str, Any],
+        *,
+        session: aiohttp.ClientSession | None = None,
+        state: SharedState | None = None,
     ) -> Self:
-        """Build from ``{"accounts": {name: options}, "default": ..., "failover": [...]}``."""
+        """Build from ``{"accounts": {name: options}, "default": ..., "failover": [...]}``.
+
+        ``state`` (a :class:`~messaging_hub.state.RedisState`, say) is given to
+        every account that does not name its own."""
         accounts = config.get("accounts")
         if not isinstance(accounts, Mapping) or not accounts:
             raise ConfigError("'accounts' must map names to provider options", key="accounts")
@@ -88,7 +96,8 @@ class Hub:
             if not isinstance(options, Mapping):
                 raise ConfigError(f"account {name!r} must be a table of options", key=name)
             try:
-                clients[name] = connect(options, session=session)
+                shared = {"state": state} if state is not None and "state" not in options else {}
+                clients[name] = connect(options, session=session, **shared)
             except ConfigError as exc:
                 exc.message = f"account {name!r}: {exc.message}"
                 raise
@@ -107,11 +116,13 @@ class Hub:
         *,
         table: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        state: SharedState | None = None,
     ) -> Self:
         """Build from a TOML file: ``default``, ``failover`` and ``[accounts.NAME]``
         tables (at the root, or under ``table``); ``{env = "NAME"}`` values are
-        read from the environment, so secrets need not live in the file."""
-        return cls.from_config(from_toml(path, table=table), session=session)
+        read from the environment, so secrets need not live in the file; ``state``
+        as for :meth:`from_config`."""
+        return cls.from_config(from_toml(path, table=table), session=session, state=state)
 
     def __getitem__(self, name: str) -> Adapter[Any]:
         try:

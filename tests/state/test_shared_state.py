@@ -272,3 +272,13 @@ def test_redis_state_repr_and_errors_hide_the_password() -> None:
     with pytest.raises(mh.ConfigError) as bad:
         RedisState.from_url("redis://:s3cret-pw@127.0.0.1:1/0", namespace="has space")
     assert "s3cret-pw" not in str(bad.value)
+
+
+async def test_a_hub_gives_its_state_to_every_account(fake: FakeRingCentral) -> None:
+    state = LocalState()
+    config = {"accounts": {"a": dict(fake.config), "b": dict(fake.config)}}
+    async with mh.Hub.from_config(config, state=state) as hub:
+        await hub.send(mh.Outgoing(to=[TO], text="a"), account="a")
+        await hub.send(mh.Outgoing(to=[TO], text="b"), account="b")
+        assert hub["a"].state is state and hub["b"].state is state
+    assert sum(fake.token_requests.values()) == 1
