@@ -51,7 +51,9 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks and write benchmarks/results.md (the only writer of it)."""
-    session.install("-e", ".[testing]")  # the MongooseIM fake serves GraphQL via graphql-core
+    # The MongooseIM fake serves GraphQL via graphql-core; the shared-state
+    # scenario needs redis-py (and a redis-server binary, else it is skipped).
+    session.install("-e", ".[testing,redis]")
     session.run("python", "benchmarks/run.py", "--write", *session.posargs)
 
 
