@@ -82,8 +82,19 @@ class SharedLimiter(Protocol):
         """How long an acquisition starting now would wait (an estimate if shared)."""
         ...
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, then count it."""
+    async def acquire(self) -> object | None:
+        """Wait until a request may start, then count it.
+
+        May return a ticket for :meth:`answered` (``None``: nothing to report).
+        """
+        ...
+
+    def answered(self, ticket: object) -> None:
+        """The request ``acquire`` gave ``ticket`` to has its answer (or failed).
+
+        A shared limiter counts a request from its answer on: the provider
+        counted it on arrival, which lies between the two.
+        """
         ...
 
     def pause_until(self, deadline: float) -> None:

@@ -64,8 +64,12 @@ log = logging.getLogger("messaging_hub.state")
 T = TypeVar("T")
 
 # Sliding-log limiter on Redis's clock. KEYS: log, pause. ARGV: limit,
-# window (ms), member, pause (ms, 0 = none), "1" to only record the pause.
-# Returns 0 when the request was counted, else the milliseconds to wait.
+# window (ms), member, pause (ms, 0 = none), "1" to only record the pause,
+# in-flight allowance (ms). A request is logged in the future (now + the
+# allowance) until its answer re-times it (_ANSWERED): the provider counted
+# it somewhere between start and answer, so it leaves the window a window
+# after its answer. Returns 0 when the request was counted, else the
+# milliseconds to wait.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -83,12 +87,25 @@ local held = tonumber(redis.call('GET', KEYS[2]) or '0')
 if held > now then return held - now end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
+  local flight = tonumber(ARGV[6])
+  redis.call('ZADD', KEYS[1], now + flight, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + flight)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+-- Every counted request is still in flight: ask again soon.
+if oldest > now then return 20 end
+return math.max(1, oldest + window - now)
+"""
+
+# Re-time answered requests. KEYS: log. ARGV: members.
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+end
+return 0
 """
 
 # Store a token only while holding the renewal lock. KEYS: token, lock.
@@ -140,6 +157,11 @@ _PENDING = "p"
 _IN_DOUBT = "?"
 _RECEIPT = "r:"
 _DONE = "done"
+
+
+# How long a request counts as in flight when its answer is never reported
+# (its process died): then it leaves the window this long after its start.
+_IN_FLIGHT = 30.0
 
 
 def _ms(seconds: float) -> int:
@@ -315,6 +337,7 @@ class RedisState(SharedState):
 
 _SCRIPTS = {
     "acquire": _ACQUIRE,
+    "answered": _ANSWERED,
     "store_if_locked": _STORE_IF_LOCKED,
     "delete_if": _DELETE_IF,
     "reserve": _RESERVE,
@@ -487,12 +510,15 @@ class _RedisLimiter:
         self._free_at = 0.0
         self._unshared_pause = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answered: list[str] = []
+        self._reporter: asyncio.Task[None] | None = None
 
     def delay(self) -> float:
         now = time.monotonic()
         return max(0.0, self._paused_until - now, self._free_at - now)
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> object | None:
+        member = self._state.member()
         while True:
             pause, self._unshared_pause = self._unshared_pause, 0.0
             wait_ms = await self._state.script(
@@ -501,19 +527,39 @@ class _RedisLimiter:
                 [
                     self.limit,
                     _ms(self.window),
-                    self._state.member(),
+                    member,
                     _ms(pause) if pause else 0,
                     "0",
+                    _ms(_IN_FLIGHT),
                 ],
             )
             now = time.monotonic()
             wait = int(wait_ms) / 1000
             if wait <= 0:
                 self._free_at = now
-                return
+                return member
             self._free_at = now + wait
             # A little jitter: the workers that wait for one slot do not all ask at once.
             await anyio.sleep(wait + random.uniform(0, 0.005))  # noqa: S311
+
+    def answered(self, ticket: object) -> None:
+        self._answered.append(str(ticket))
+        if self._reporter is None or self._reporter.done():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # the entry lapses after the in-flight allowance
+            self._reporter = loop.create_task(self._report_answers())
+
+    async def _report_answers(self) -> None:
+        # One script call for every answer that came in meanwhile.
+        while self._answered:
+            members, self._answered = self._answered, []
+            try:
+                await self._state.script("answered", [self._log_key], members)
+            except StateUnavailable as exc:
+                log.warning("could not record answered requests: %s", exc)
+                return
 
     def pause_until(self, deadline: float) -> None:
         self.pause_for(deadline - time.monotonic())
@@ -539,7 +585,7 @@ class _RedisLimiter:
             await self._state.script(
                 "acquire",
                 [self._log_key, self._pause_key],
-                [self.limit, _ms(self.window), "", _ms(pause), "1"],
+                [self.limit, _ms(self.window), "", _ms(pause), "1", 0],
             )
         except StateUnavailable as exc:
             self._unshared_pause = max(self._unshared_pause, pause)
@@ -551,6 +597,11 @@ class _RedisLimiter:
             self.window = window
 
     async def aclose(self) -> None:
+        reporter = self._reporter
+        if reporter is not None and not reporter.done():
+            # Answers still to report: let them go out (each call is bounded).
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await reporter
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -581,13 +581,18 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            await self._pace(rate_group)
-            self.ensure_open()  # aclose() may have run while this task waited
-            sent_headers = CIMultiDict(self.default_headers)
-            if authenticate:
-                credentials = await self.auth.headers(self)
-                self._last_auth = credentials
-                sent_headers.update(credentials)
+            answered = await self._pace(rate_group)
+            try:
+                self.ensure_open()  # aclose() may have run while this task waited
+                sent_headers = CIMultiDict(self.default_headers)
+                if authenticate:
+                    credentials = await self.auth.headers(self)
+                    self._last_auth = credentials
+                    sent_headers.update(credentials)
+            except BaseException:
+                if answered is not None:
+                    answered()
+                raise
             if headers:
                 sent_headers.update(headers)
             body = data() if callable(data) else data
@@ -602,6 +607,9 @@ class Transport:
             except _TransportFailure as failure:
                 outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
                 retryable = failure.retryable
+            finally:
+                if answered is not None:
+                    answered()
             if outcome is not None:
                 reason = self._scrubber_for(sent_headers, json_body, body).text(reason)
                 if self._closed:
@@ -849,22 +857,25 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            await self._pace(rate_group)
-            sent = CIMultiDict(self.default_headers)
-            # Files are fetched as they are: nothing to decompress, nothing to bomb.
-            sent["Accept-Encoding"] = "identity"
-            credentials = await self.auth.headers(self)
-            self._last_auth = credentials
-            sent.update(credentials)
-            session = self._get_session()
+            answered = await self._pace(rate_group)
             failure: _TransportFailure | None = None
             try:
+                sent = CIMultiDict(self.default_headers)
+                # Files are fetched as they are: nothing to decompress, nothing to bomb.
+                sent["Accept-Encoding"] = "identity"
+                credentials = await self.auth.headers(self)
+                self._last_auth = credentials
+                sent.update(credentials)
+                session = self._get_session()
                 with anyio.fail_after(self.timeouts.total):
                     resp = await session.request(
                         method, url, **{**self._options(url, sent), **options}
                     )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failure = self._failure(exc, url)
+            finally:
+                if answered is not None:
+                    answered()
             if failure is not None:
                 if self._closed:
                     raise _chained(
@@ -990,14 +1001,17 @@ class Transport:
         )
         await anyio.sleep(delay)
 
-    async def _pace(self, group: str | None) -> None:
-        if self.rate_limiter is None:
-            return
+    async def _pace(self, group: str | None) -> Callable[[], None] | None:
+        """Wait for the rate limit; returns what to call once the answer is in."""
+        limiter = (
+            self.rate_limiter.get(group)
+            if isinstance(self.rate_limiter, GroupedRateLimiter)
+            else self.rate_limiter
+        )
+        if limiter is None:
+            return None
         started = time.monotonic()
-        if isinstance(self.rate_limiter, GroupedRateLimiter):
-            await self.rate_limiter.acquire(group)
-        else:
-            await self.rate_limiter.acquire()
+        ticket = await limiter.acquire()
         waited = time.monotonic() - started
         if waited >= _PACING_LOG_THRESHOLD:
             log.info(
@@ -1012,6 +1026,9 @@ class Transport:
                     "waited": waited,
                 },
             )
+        if ticket is None:
+            return None
+        return partial(limiter.answered, ticket)
 
     def _hold(self, group: str | None, seconds: float | None) -> None:
         if seconds is None:

@@ -70,6 +70,9 @@ class RateLimiter:
                 await anyio.sleep(wait)
             self._starts.append(self._clock())
 
+    def answered(self, ticket: object) -> None:
+        """Nothing to do: in one process, requests count from their start."""
+
     def pause_until(self, deadline: float) -> None:
         """Hold every acquisition until ``deadline`` (on this limiter's clock)."""
         self._paused_until = max(self._paused_until, deadline)
