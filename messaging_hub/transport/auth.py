@@ -280,6 +280,7 @@ class OAuth2(AuthStrategy):
         self._store = store
         self._store_key = store_key
         self._token: Token | None = None
+        self._refused: Token | None = None
         self._lock: anyio.Lock | None = None
         self._attempts = 0
         self._failed: tuple[Exception, TracebackType | None] | None = None
@@ -306,7 +307,9 @@ class OAuth2(AuthStrategy):
     async def headers(self, transport: Transport) -> dict[str, str]:
         token = self._token
         now = self._clock()
-        if token is None or not token.valid(now):
+        if token is None or token is self._refused or not token.valid(now):
+            # A token the provider refused is as good as expired: requests
+            # wait for its renewal instead of drawing one 401 each.
             token = await self._renew(stale=token, transport=transport, early=False)
         elif token.renewal_due(now, self.refresh_margin) and self._may_renew_early(transport, now):
             token = await self._renew(stale=token, transport=transport, early=True)
@@ -334,6 +337,7 @@ class OAuth2(AuthStrategy):
             return True
         if sent.get("Authorization") != f"Bearer {current.access_token.reveal()}":
             return True  # another task already replaced the refused token
+        self._refused = current
         await self._renew(stale=current, transport=transport, early=False)
         return True
 
