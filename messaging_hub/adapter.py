@@ -8,10 +8,13 @@ provider-specific ``_send`` / ``_sessions`` / ``_history`` / ``_delete``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import json
 import logging
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import TracebackType
@@ -33,7 +36,7 @@ from .errors import (
 )
 from .models import Direction, Message, MessageKind, MessageStatus, Outgoing, Receipt, Session
 from .pagination import take
-from .state.base import ReservationState, SharedState
+from .state.base import IdempotencyStore, ReservationState, SharedState
 from .state.local import LocalState
 from .transport.auth import OAuth2
 from .transport.http import watch_writes
@@ -51,6 +54,8 @@ log = logging.getLogger("messaging_hub")
 
 # How long a send waits for another send under the same idempotency key.
 _PENDING_WAIT = 120.0
+# How long an unanswered reservation is retried to be undone.
+_ABANDON_FOR = 60.0
 
 
 class Capability(enum.Flag):
@@ -104,6 +109,7 @@ class Adapter(ABC, Generic[NativeT]):
         self._closed = False
         self._state: SharedState | None = None
         self._account_key = f"{self.provider}:{id(self):x}"
+        self._background: set[asyncio.Task[None]] = set()
 
     def _use_state(
         self, state: SharedState | None, account_key: str, *, idempotency_ttl: float
@@ -189,10 +195,17 @@ class Adapter(ABC, Generic[NativeT]):
         store = self.state.idempotency
         key = f"{self.account_key}:{idempotency_key}"
         ttl = self.idempotency_ttl
+        holder = uuid.uuid4().hex
         deadline = time.monotonic() + _PENDING_WAIT
         pause = 0.02
         while True:
-            reservation = await self._stateful(store.reserve(key, ttl=ttl))
+            try:
+                reservation = await store.reserve(key, holder=holder, ttl=ttl)
+            except StateUnavailable as exc:
+                # The reservation may still reach the state later: undo it then.
+                self._abandon_later(store, key, holder)
+                exc.provider = exc.provider or self.provider
+                raise
             if reservation.state is ReservationState.NEW:
                 break
             if reservation.state is ReservationState.DONE and reservation.receipt is not None:
@@ -217,7 +230,7 @@ class Adapter(ABC, Generic[NativeT]):
             if getattr(exc, "may_have_been_processed", False):
                 await self._keep_in_doubt(store.mark_in_doubt(key, ttl=ttl), idempotency_key)
             else:
-                await self._keep_in_doubt(store.release(key), idempotency_key)
+                await self._keep_in_doubt(store.release(key, holder=holder), idempotency_key)
             raise
         except BaseException:
             # Cancelled mid-send: it may have gone out.
@@ -228,12 +241,33 @@ class Adapter(ABC, Generic[NativeT]):
         )
         return receipt
 
-    async def _stateful(self, call: Awaitable[T]) -> T:
+    def _abandon_later(self, store: IdempotencyStore, key: str, holder: str) -> None:
+        """Keep trying (for a while, in the background) to undo a reservation
+        whose answer never came, so that it cannot block its key."""
+
+        async def abandon() -> None:
+            give_up = time.monotonic() + _ABANDON_FOR
+            while True:
+                try:
+                    await store.abandon(key, holder=holder)
+                    return
+                except StateUnavailable:
+                    if time.monotonic() > give_up:
+                        log.warning(
+                            "%s: an unanswered idempotency reservation could not be "
+                            "undone; its key may stay reserved",
+                            self.provider,
+                            extra={"event": "idempotency_unrecorded", "provider": self.provider},
+                        )
+                        return
+                    await anyio.sleep(0.5)
+
         try:
-            return await call
-        except StateUnavailable as exc:
-            exc.provider = exc.provider or self.provider
-            raise
+            task = asyncio.get_running_loop().create_task(abandon())
+        except RuntimeError:
+            return
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _keep_in_doubt(self, call: Awaitable[None], idempotency_key: str) -> None:
         """Record a send's outcome; when the state cannot, the key stays
@@ -382,6 +416,11 @@ class Adapter(ABC, Generic[NativeT]):
         """Close connections (and revoke tokens the library obtained, unless shared)."""
         if not self._closed:
             self._closed = True
+            for task in list(self._background):
+                task.cancel()  # its key lapses with idempotency_ttl at worst
+            for task in list(self._background):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._aclose()
 
     async def __aenter__(self) -> Self:

@@ -135,16 +135,21 @@ class Reservation:
 class IdempotencyStore(Protocol):
     """Remembers sends by idempotency key, so a key is sent at most once."""
 
-    async def reserve(self, key: str, *, ttl: float) -> Reservation:
-        """Take ``key`` for a send (atomically), or say who has it."""
+    async def reserve(self, key: str, *, holder: str, ttl: float) -> Reservation:
+        """Take ``key`` for ``holder``'s send (atomically), or say who has it."""
         ...
 
     async def complete(self, key: str, receipt: str, *, ttl: float) -> None:
         """The send under ``key`` succeeded: keep its receipt for ``ttl`` seconds."""
         ...
 
-    async def release(self, key: str) -> None:
-        """The send under ``key`` certainly failed: a retry may send."""
+    async def release(self, key: str, *, holder: str) -> None:
+        """``holder``'s send under ``key`` certainly failed: a retry may send."""
+        ...
+
+    async def abandon(self, key: str, *, holder: str) -> None:
+        """``holder``'s :meth:`reserve` got no answer: undo it if it took
+        effect, and make sure it cannot take effect later."""
         ...
 
     async def mark_in_doubt(self, key: str, *, ttl: float) -> None:

@@ -96,7 +96,7 @@ class _Expiring:
             del self._items[key]
 
 
-_PENDING = "\x00pending"
+_PENDING = "\x00pending:"
 _IN_DOUBT = "\x00in_doubt"
 
 
@@ -106,13 +106,13 @@ class MemoryIdempotency:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries = _Expiring(clock)
 
-    async def reserve(self, key: str, *, ttl: float) -> Reservation:
+    async def reserve(self, key: str, *, holder: str, ttl: float) -> Reservation:
         """See :meth:`IdempotencyStore.reserve`."""
         value = self._entries.get(key)
         if value is None:
-            self._entries.set(key, _PENDING, ttl)
+            self._entries.set(key, _PENDING + holder, ttl)
             return Reservation(ReservationState.NEW)
-        if value == _PENDING:
+        if value.startswith(_PENDING):
             return Reservation(ReservationState.PENDING)
         if value == _IN_DOUBT:
             return Reservation(ReservationState.IN_DOUBT)
@@ -122,9 +122,14 @@ class MemoryIdempotency:
         """See :meth:`IdempotencyStore.complete`."""
         self._entries.set(key, receipt, ttl)
 
-    async def release(self, key: str) -> None:
+    async def release(self, key: str, *, holder: str) -> None:
         """See :meth:`IdempotencyStore.release`."""
-        self._entries.delete(key)
+        if self._entries.get(key) == _PENDING + holder:
+            self._entries.delete(key)
+
+    async def abandon(self, key: str, *, holder: str) -> None:
+        """See :meth:`IdempotencyStore.abandon` (in memory a call always answers)."""
+        await self.release(key, holder=holder)
 
     async def mark_in_doubt(self, key: str, *, ttl: float) -> None:
         """See :meth:`IdempotencyStore.mark_in_doubt`."""

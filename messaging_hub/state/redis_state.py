@@ -124,14 +124,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# Reserve an idempotency key. Returns "" when the caller took it, else the value.
+# Reserve an idempotency key. KEYS: key. ARGV: holder, ttl (ms). Returns ""
+# when the holder took it, else the value. A void left by abandoning this
+# holder's reservation (below) keeps a late-arriving reserve from taking
+# effect; anyone else's void is free.
 _RESERVE = """
 local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if v == 'v:' .. ARGV[1] then return 'v' end
+if not v or string.sub(v, 1, 2) == 'v:' then
+  redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[2])
   return ''
 end
 return v
+"""
+
+# Abandon a reservation that got no answer. KEYS: key. ARGV: holder, void ttl.
+_ABANDON = """
+local v = redis.call('GET', KEYS[1])
+if v == 'p:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if not v then redis.call('SET', KEYS[1], 'v:' .. ARGV[1], 'PX', ARGV[2]) end
+return 0
 """
 
 # Claim a message. KEYS: claim. ARGV: owner, ttl (ms), done marker.
@@ -153,7 +165,9 @@ end
 return 0
 """
 
-_PENDING = "p"
+_PENDING = "p:"
+# How long an abandoned reservation's void keeps a late reserve from landing.
+_VOID_TTL = 300.0
 _IN_DOUBT = "?"
 _RECEIPT = "r:"
 _DONE = "done"
@@ -341,6 +355,7 @@ _SCRIPTS = {
     "store_if_locked": _STORE_IF_LOCKED,
     "delete_if": _DELETE_IF,
     "reserve": _RESERVE,
+    "abandon": _ABANDON,
     "claim": _CLAIM,
     "extend": _EXTEND,
 }
@@ -619,14 +634,14 @@ class _RedisIdempotency:
     def __init__(self, state: RedisState) -> None:
         self._state = state
 
-    async def reserve(self, key: str, *, ttl: float) -> Reservation:
+    async def reserve(self, key: str, *, holder: str, ttl: float) -> Reservation:
         value = await self._state.script(
-            "reserve", [self._state.key("idem", key)], [_PENDING, _ms(ttl)]
+            "reserve", [self._state.key("idem", key)], [holder, _ms(ttl)]
         )
         text = value.decode() if isinstance(value, bytes) else str(value)
         if text == "":
             return Reservation(ReservationState.NEW)
-        if text == _PENDING:
+        if text.startswith(_PENDING):
             return Reservation(ReservationState.PENDING)
         if text.startswith(_RECEIPT):
             return Reservation(ReservationState.DONE, text[len(_RECEIPT) :])
@@ -636,8 +651,14 @@ class _RedisIdempotency:
         full = self._state.key("idem", key)
         await self._state.call(lambda r: r.set(full, _RECEIPT + receipt, px=_ms(ttl)))
 
-    async def release(self, key: str) -> None:
-        await self._state.script("delete_if", [self._state.key("idem", key)], [_PENDING])
+    async def release(self, key: str, *, holder: str) -> None:
+        await self._state.script("delete_if", [self._state.key("idem", key)], [_PENDING + holder])
+
+    async def abandon(self, key: str, *, holder: str) -> None:
+        # The void outlives any reserve still queued towards this Redis.
+        await self._state.script(
+            "abandon", [self._state.key("idem", key)], [holder, _ms(_VOID_TTL)]
+        )
 
     async def mark_in_doubt(self, key: str, *, ttl: float) -> None:
         full = self._state.key("idem", key)

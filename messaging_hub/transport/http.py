@@ -589,9 +589,11 @@ class Transport:
                     credentials = await self.auth.headers(self)
                     self._last_auth = credentials
                     sent_headers.update(credentials)
-            except BaseException:
+            except BaseException as exc:
                 if answered is not None:
                     answered()
+                if isinstance(exc, errors.StateUnavailable):
+                    exc.provider = exc.provider or self.provider  # the token store's
                 raise
             if headers:
                 sent_headers.update(headers)
@@ -1011,7 +1013,11 @@ class Transport:
         if limiter is None:
             return None
         started = time.monotonic()
-        ticket = await limiter.acquire()
+        try:
+            ticket = await limiter.acquire()
+        except errors.StateUnavailable as exc:
+            exc.provider = exc.provider or self.provider
+            raise
         waited = time.monotonic() - started
         if waited >= _PACING_LOG_THRESHOLD:
             log.info(

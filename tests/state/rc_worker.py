@@ -42,8 +42,8 @@ class _CountingIdempotency:
         self.inner = inner
         self.raced: set[str] = set()
 
-    async def reserve(self, key: str, *, ttl: float) -> Reservation:
-        reservation = await self.inner.reserve(key, ttl=ttl)
+    async def reserve(self, key: str, *, holder: str, ttl: float) -> Reservation:
+        reservation = await self.inner.reserve(key, holder=holder, ttl=ttl)
         if reservation.state is ReservationState.PENDING:
             self.raced.add(key)
         return reservation
@@ -51,8 +51,11 @@ class _CountingIdempotency:
     async def complete(self, key: str, receipt: str, *, ttl: float) -> None:
         await self.inner.complete(key, receipt, ttl=ttl)
 
-    async def release(self, key: str) -> None:
-        await self.inner.release(key)
+    async def release(self, key: str, *, holder: str) -> None:
+        await self.inner.release(key, holder=holder)
+
+    async def abandon(self, key: str, *, holder: str) -> None:
+        await self.inner.abandon(key, holder=holder)
 
     async def mark_in_doubt(self, key: str, *, ttl: float) -> None:
         await self.inner.mark_in_doubt(key, ttl=ttl)

@@ -195,7 +195,6 @@ SENDS_PER_ROUND = 15  # per worker: 120 a round, three 40-request windows
 PACED = {"Medium": (40, 1.0), "Auth": (5, 60.0)}
 
 
-
 async def test_eight_workers_share_one_login_one_refresh_and_the_rate_budget(
     redis_url: str, tmp_path: Path
 ) -> None:

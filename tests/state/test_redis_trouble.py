@@ -103,6 +103,7 @@ async def test_a_send_with_redis_down_fails_fast_and_sends_nothing(
             await client.send(mh.Outgoing(to=[TO], text="never", idempotency_key=key))
         elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT + SLACK, elapsed
+    assert info.value.provider == "ringcentral"  # said by the limiter, the store or the token
     if how == "paused":
         assert elapsed >= TIMEOUT * 0.9  # it did wait for an answer, as long as told
     assert info.value.may_have_been_processed is False
@@ -214,15 +215,6 @@ async def test_redis_dying_while_the_provider_accepts_a_send(
     assert [m.text for m in fake.sent] == ["shipped", "shipped"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a reservation that timed out is still executed by Redis later (the "
-        "command was written on a pooled connection), leaving the key PENDING for "
-        "idempotency_ttl although nothing was sent; repeats wait 2 minutes and "
-        "raise SendInDoubt"
-    ),
-)
 async def test_a_timed_out_reservation_does_not_block_the_key(
     fake: FakeRingCentral,
     redis_server: RedisServer,
@@ -231,9 +223,9 @@ async def test_a_timed_out_reservation_does_not_block_the_key(
 ) -> None:
     """A send whose reservation got no answer in time raises StateUnavailable
     with may_have_been_processed=False: nothing was sent, "retry later". The
-    retry must then be able to send. But the reservation command was already
-    on its way (a pooled connection, the script cached on the server): Redis,
-    frozen, runs it when it thaws, and the key holds "pending" for a day."""
+    retry must then be able to send. The reservation command was already on
+    its way (a pooled connection, the script cached on the server): Redis,
+    frozen, runs it when it thaws; the client undoes it (or voids it first)."""
     async with mh.connect(fake.config, state=new_state()) as client:
         # A first idempotent send: pooled connections, the reserve script loaded.
         await client.send(mh.Outgoing(to=[TO], text="warm-up", idempotency_key="w"))
@@ -246,11 +238,16 @@ async def test_a_timed_out_reservation_does_not_block_the_key(
         await anyio.sleep(0.2)  # Redis works through what it was sent meanwhile
         raw = await raw_redis(redis_url)
         try:
-            stored = await raw.get(f"trouble:idem:{client.account_key}:order-2")
+            # The client undoes the late reservation in the background (or
+            # voids it before it lands): the key frees itself within seconds.
+            with anyio.fail_after(5):
+                while True:
+                    stored = await raw.get(f"trouble:idem:{client.account_key}:order-2")
+                    if stored is None or str(stored).startswith(("v:", "b'v:")):
+                        break
+                    await anyio.sleep(0.1)
         finally:
             await raw.aclose()
-        # The key must be free (or free itself soon): nothing was sent under it.
-        assert stored is None, f"order-2 is held as {stored!r}"
         with anyio.fail_after(5):
             await client.send(shipped)
     assert [m.text for m in fake.sent] == ["warm-up", "shipped"]
