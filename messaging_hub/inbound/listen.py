@@ -51,7 +51,7 @@ async def listen(
     claim_ttl: float = 30.0,
     handled_ttl: float = 6 * 3600.0,
     **source_options: Any,
-) -> AsyncIterator[Message]:
+) -> AsyncGenerator[Message, None]:
     """Yield messages as they arrive, each once, in arrival order.
 
     ``since`` (an aware datetime) first replays what arrived after it;

@@ -54,7 +54,7 @@ async def watch(
     memory: int = 10_000,
     claim_ttl: float = 30.0,
     handled_ttl: float = 6 * 3600.0,
-) -> AsyncIterator[Message]:
+) -> AsyncGenerator[Message, None]:
     """Yield messages that arrive from now on, oldest first, each once.
 
     ``session`` limits the watch to one conversation; otherwise the

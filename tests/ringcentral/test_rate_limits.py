@@ -103,9 +103,9 @@ def test_headers_resize_a_group_and_pause_it_when_nothing_remains() -> None:
     }
     hook(_response(200, headers), "Heavy")
     assert (limiter["Heavy"].limit, limiter["Heavy"].window) == (10, 30.0)
-    assert limiter["Heavy"]._wait_time() == 0
+    assert limiter["Heavy"].delay() == 0
     hook(_response(200, {**headers, "X-Rate-Limit-Remaining": "0"}), "Heavy")
-    assert 29 < limiter["Heavy"]._wait_time() <= 30
+    assert 29 < limiter["Heavy"].delay() <= 30
     assert hook.last["Heavy"] == (10, 0, 30.0)
     # Other groups are untouched; unknown groups and junk values are ignored.
     assert limiter["Light"].limit == 50
@@ -130,7 +130,7 @@ def test_a_429_with_retry_after_does_not_pause_for_a_whole_window() -> None:
         ),
         "Medium",
     )
-    assert limiter["Medium"]._wait_time() == 0  # the transport holds it for Retry-After
+    assert limiter["Medium"].delay() == 0  # the transport holds it for Retry-After
 
 
 def _answers(hook: RateLimitHeaders, clock: list[float], times: list[float]) -> None:
@@ -155,7 +155,7 @@ def test_remaining_zero_after_a_trickle_waits_for_the_oldest_answer_only() -> No
     clock = [0.0]
     hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
     _answers(hook, clock, [1000.0 + n for n in range(40)])
-    assert 20 < limiter["Medium"]._wait_time() <= 21
+    assert 20 < limiter["Medium"].delay() <= 21
 
 
 def test_remaining_zero_after_a_burst_waits_a_whole_window() -> None:
@@ -163,7 +163,7 @@ def test_remaining_zero_after_a_burst_waits_a_whole_window() -> None:
     clock = [0.0]
     hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
     _answers(hook, clock, [1000.0] * 40)
-    assert 59 < limiter["Medium"]._wait_time() <= 60
+    assert 59 < limiter["Medium"].delay() <= 60
 
 
 def test_remaining_zero_with_requests_this_client_did_not_see_waits_a_whole_window() -> None:
@@ -173,4 +173,4 @@ def test_remaining_zero_with_requests_this_client_did_not_see_waits_a_whole_wind
     clock = [0.0]
     hook = RateLimitHeaders(limiter, clock=lambda: clock[0])
     _answers(hook, clock, [1000.0 + n for n in range(5)])
-    assert 59 < limiter["Medium"]._wait_time() <= 60
+    assert 59 < limiter["Medium"].delay() <= 60

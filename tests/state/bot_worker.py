@@ -23,9 +23,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import redis.asyncio as aioredis
@@ -54,17 +53,12 @@ async def handle_messages(settings: dict[str, Any], client: mh.Adapter[Any]) -> 
     keys = settings["keys"]
     record = aioredis.Redis.from_url(settings["redis_url"])
     count = 0
-    # listen() is annotated as an AsyncIterator, but it is an async generator,
-    # which aclosing() needs.
-    messages = cast(
-        "AsyncGenerator[mh.Message, None]",
-        mh.listen(
-            client,
-            since=datetime.fromisoformat(settings["since"]),
-            poll_interval=settings["poll_interval"],
-            lookback=settings["lookback"],
-            claim_ttl=settings["claim_ttl"],
-        ),
+    messages = mh.listen(
+        client,
+        since=datetime.fromisoformat(settings["since"]),
+        poll_interval=settings["poll_interval"],
+        lookback=settings["lookback"],
+        claim_ttl=settings["claim_ttl"],
     )
     # aclosing: the listener (and its claims) is closed here, while the state
     # is open, not by the event loop's clean-up after everything else closed.

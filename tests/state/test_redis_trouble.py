@@ -19,9 +19,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import pytest
@@ -383,9 +383,8 @@ async def test_a_listener_waits_out_redis_and_then_yields_the_pending_message(
             messages = mh.watch(client, interval=0.02)
 
         async def bot() -> None:
-            # Closed here, while the client and state are open (listen() is
-            # typed as an AsyncIterator, aclosing() wants its aclose()).
-            async with contextlib.aclosing(cast("AsyncGenerator[mh.Message, None]", messages)):
+            # Closed here, while the client and state are open.
+            async with contextlib.aclosing(messages):
                 async for message in messages:
                     received.append(message.text)
                     arrived.set()
