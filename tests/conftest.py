@@ -32,8 +32,8 @@ def redis_server() -> Iterator[RedisServer]:
     """
     if redis_server_binary() is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("MESSAGING_HUB_REQUIRE_REDIS"):
-            pytest.fail(f"{reason}, and MESSAGING_HUB_REQUIRE_REDIS is set (CI)")
+        if os.environ.get("CI_REQUIRE_REDIS"):
+            pytest.fail(f"{reason}, and CI_REQUIRE_REDIS is set (CI)")
         pytest.skip(reason)
     with RedisServer() as server:
         yield server
