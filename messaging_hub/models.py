@@ -2,7 +2,10 @@
 
 All classes are frozen and slotted. Objects built from a provider's answer
 keep that answer in ``raw`` (left out of equality and repr) as an escape
-hatch for fields the shared model does not carry.
+hatch for fields the shared model does not carry. Adapters may store the
+decoded JSON there with :class:`LazyRaw`: the provider's typed object is
+then built on the first read of ``raw`` (and kept), so a history walk or a
+send that never looks at ``raw`` does not pay for decoding it.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any, Generic, TypeGuard, TypeVar
 
 import attrs
 
@@ -31,6 +34,8 @@ __all__ = [
     "Receipt",
     "Session",
 ]
+
+_T = TypeVar("_T")
 
 # ASCII digits only: \d and str.isdigit() also accept Arabic-Indic, fullwidth
 # and other digits that no provider dials.
@@ -436,6 +441,56 @@ class Message:
     status: MessageStatus = MessageStatus.UNKNOWN
     kind: MessageKind = MessageKind.OTHER
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+class LazyRaw(Generic[_T]):
+    """A provider answer kept as decoded JSON until ``raw`` is first read.
+
+    ``build(data)`` makes the typed object (the adapter's wire model) from
+    ``data``; it runs at most once per model object, on first access of
+    ``raw``, and its result replaces this placeholder. Internal: users
+    only ever see the built object.
+    """
+
+    __slots__ = ("build", "data")
+
+    def __init__(self, data: Any, build: Callable[[Any], _T]) -> None:
+        self.data = data
+        self.build = build
+
+    def __repr__(self) -> str:
+        return f"LazyRaw({getattr(self.build, '__name__', self.build)!r})"
+
+
+class _LazyRawSlot:
+    """The ``raw`` attribute of a model class: the slot, with a
+    :class:`LazyRaw` in it built into its object on first read."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot  # the class's member descriptor for the "raw" slot
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self._slot
+        value = self._slot.__get__(obj, owner)
+        if type(value) is LazyRaw:
+            value = value.build(value.data)
+            self._slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # Reached only through object.__setattr__ (attrs' __init__ and
+        # unpickling): the classes stay frozen.
+        self._slot.__set__(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self._slot.__delete__(obj)
+
+
+for _cls in (Receipt, Session, Message):
+    setattr(_cls, "raw", _LazyRawSlot(_cls.__dict__["raw"]))  # noqa: B010 - mypy: frozen
 
 
 def recipients_of(values: Sequence[str | Address]) -> tuple[Address, ...]:

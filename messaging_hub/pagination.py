@@ -91,6 +91,8 @@ class RecentKeys(Generic[T]):
         """The items of ``page`` not let through lately, in page order; remembered now."""
         items = list(page)
         self._capacity = max(self._capacity, self._pages * len(items))
+        if not self._counted:
+            return self._admit_once(items, key)
         fresh: list[T] = []
         taken: list[Hashable] = []
         on_page: Counter[Hashable] = Counter()  # copies of each key met on this page
@@ -115,6 +117,28 @@ class RecentKeys(Generic[T]):
             self._counts[old] -= 1
             if self._counts[old] <= 0:
                 del self._counts[old]
+        return fresh
+
+    def _admit_once(self, items: list[T], key: Callable[[T], Hashable]) -> list[T]:
+        """:meth:`admit` for keys that are never repeated (each counted once)."""
+        counts = self._counts
+        fresh: list[T] = []
+        taken: list[Hashable] = []
+        on_page: set[Hashable] = set()
+        for item in items:
+            k = key(item)
+            if k in counts or k in on_page:
+                continue  # seen lately, or a repeat within this page
+            on_page.add(k)
+            fresh.append(item)
+            taken.append(k)
+        order = self._order
+        order.extend(taken)
+        for k in taken:
+            counts[k] = 1  # new to the window: its count was 0
+        pop = dict.pop
+        for _ in range(len(order) - self._capacity):
+            pop(counts, order.popleft(), None)
         return fresh
 
 

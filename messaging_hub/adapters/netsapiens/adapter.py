@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -28,6 +28,7 @@ from ...models import (
     AddressKind,
     Attachment,
     Direction,
+    LazyRaw,
     Message,
     MessageKind,
     MessageStatus,
@@ -35,13 +36,14 @@ from ...models import (
     Receipt,
     Session,
 )
-from ...pagination import offset_pages
+from ...pagination import PAGES_REMEMBERED, PageProgress, RecentKeys, offset_pages
 from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, OAuth2
 from . import wire
 from .api import NetSapiensAPI, check_session_id
 from .auth import PasswordGrant
+from .wire import wire_loose_str, wire_str
 
 __all__ = ["NetSapiensAdapter", "NetSapiensOptions"]
 
@@ -52,6 +54,8 @@ SESSION_ID_LENGTH = 40
 MAX_SMS_TEXT = 1600
 MAX_CHAT_TEXT = 10_000
 PAGE_SIZE = 100
+_UTC_ZONE = ZoneInfo("UTC")
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -144,7 +148,24 @@ def _wire_number(address: Address) -> str:
     return address.value.lstrip("+")
 
 
+# Addresses met in listings, by their wire spelling: a conversation names
+# the same few parties on every message (addresses are immutable, so one
+# object serves them all). Bounded: cleared when full.
+_PARTY_CACHE: dict[str, Address] = {}
+_PARTIES_CACHE: dict[str, tuple[Address, ...]] = {}
+_CACHE_SIZE = 512
+
+
 def _party(value: str) -> Address:
+    address = _PARTY_CACHE.get(value)
+    if address is None:
+        if len(_PARTY_CACHE) >= _CACHE_SIZE:
+            _PARTY_CACHE.clear()
+        address = _PARTY_CACHE[value] = _read_party(value)
+    return address
+
+
+def _read_party(value: str) -> Address:
     value = value.strip()
     if "@" in value:
         return Address(value, AddressKind.USER)
@@ -160,7 +181,16 @@ def _party(value: str) -> Address:
 def _parties(value: str | None) -> tuple[Address, ...]:
     if not value:
         return ()
-    return tuple(_party(v) for v in value.split(",") if v.strip())
+    parties = _PARTIES_CACHE.get(value)
+    if parties is None:
+        if len(_PARTIES_CACHE) >= _CACHE_SIZE:
+            _PARTIES_CACHE.clear()
+        parties = _PARTIES_CACHE[value] = tuple(_party(v) for v in value.split(",") if v.strip())
+    return parties
+
+
+def _message_id(message: Message) -> str:
+    return message.id
 
 
 _KINDS = {
@@ -205,6 +235,8 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         super().__init__(native)
         self.options = options
         self.default_region = options.default_region
+        # Zone-less timestamps are UTC already: no zone conversion to make.
+        self._utc = options.timezone is _UTC_ZONE
 
     @classmethod
     def from_options(
@@ -386,29 +418,127 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     # -- history --------------------------------------------------------------
     def _history(self, session_id: str, *, limit: int | None, **_: Any) -> AsyncIterator[Message]:
         check_session_id(session_id)
+        return self._walk_messages(session_id, limit)
 
-        async def page(offset: int, size: int) -> list[wire.Message]:
-            return await self.native.get_messages_for_messagesession(
-                session_id, limit=size, start=offset
+    async def _walk_messages(self, session_id: str, limit: int | None) -> AsyncIterator[Message]:
+        """The session's messages, each once: what ``offset_pages`` does (the
+        same requests, de-dup window and progress check), in one generator
+        that maps JSON records straight to :class:`Message`."""
+        remaining = limit
+        recent: RecentKeys[Message] = RecentKeys(PAGES_REMEMBERED)
+        progress = PageProgress(provider=PROVIDER, what=f"messages of session {session_id}")
+        from_record = self._message_from_record
+        offset = 0
+        while True:
+            size = PAGE_SIZE if remaining is None or remaining <= 0 else min(PAGE_SIZE, remaining)
+            records = await self.native._message_records(session_id, limit=size, start=offset)
+            if remaining is not None:
+                remaining -= len(records)
+            # A bare array says nothing else: a page shorter than asked is the last.
+            following = offset + len(records) if records and len(records) >= size else None
+            page = [
+                from_record(r, session_id)
+                if type(r) is dict
+                else self.to_message(cast(wire.Message, r), session_id)
+                for r in records
+            ]
+            fresh = recent.admit(page, _message_id)
+            for message in fresh:
+                yield message
+            if following is None:
+                return
+            progress.advance(offset, following)
+            progress.check(len(fresh))
+            offset = following
+
+    def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
+        """:meth:`to_message` of the record's wire ``Message``, read from the
+        JSON record itself (``raw`` becomes the wire object when read)."""
+        get = item.get
+        from_number = get("from-number")
+        if from_number is not None and type(from_number) is not str:
+            from_number = wire_loose_str(from_number)
+        from_user_id = get("from-user-id")
+        if from_user_id is not None and type(from_user_id) is not str:
+            from_user_id = wire_str(from_user_id)
+        sender: Address | None = None
+        if from_number:
+            sender = _party(from_number)
+        elif from_user_id:
+            sender = _party(from_user_id)
+        recipients = _parties(wire_str(get("terminating-user-id"))) or _parties(
+            wire_loose_str(get("terminating-number")) or wire_loose_str(get("dialed"))
+        )
+        message_id = item["id"]
+        if type(message_id) is not str:
+            message_id = wire.loose_str(message_id)
+        attachments: tuple[Attachment, ...] = ()
+        media_type = get("media-type")
+        if media_type is not None and type(media_type) is not str:
+            media_type = wire_str(media_type)
+        if media_type:
+            size = get("media-size")
+            attachments = (
+                Attachment.received(
+                    media_type,
+                    size=(None if size is None else wire.loose_int(size)) or None,
+                    url=wire_str(get("file-access-url ")),
+                    id=message_id,
+                ),
             )
-
-        return self._map_messages(
-            offset_pages(
-                page,
-                page_size=PAGE_SIZE,
-                limit=limit,
-                key=lambda m: m.id,
-                provider=PROVIDER,
-                what=f"messages of session {session_id}",
-            ),
-            session_id,
+        direction = get("direction")
+        if direction == "orig":
+            way = Direction.INBOUND
+        elif direction == "term":
+            way = Direction.OUTBOUND
+        else:
+            way = self._direction_of(from_user_id)
+        status = get("status")
+        if status is not None and type(status) is not str:
+            status = wire_str(status)
+        kind = get("type")
+        if kind is not None and type(kind) is not str:
+            kind = wire_str(kind)
+        text = get("text")
+        if text is not None and type(text) is not str:
+            text = wire_loose_str(text)
+        # Positional (the field order of Message): keywords cost a third
+        # of building the object, once per message of a history walk.
+        return Message(
+            message_id,
+            wire_str(get("messagesession-id")) or session_id or "",
+            PROVIDER,
+            self._record_time(get("timestamp")),
+            way,
+            sender,
+            recipients,
+            text or "",
+            attachments,
+            _STATUSES.get(status.lower(), MessageStatus.UNKNOWN)
+            if status
+            else MessageStatus.UNKNOWN,
+            _KINDS.get(kind or "", MessageKind.OTHER),
+            LazyRaw(item, wire.structure_message),
         )
 
-    async def _map_messages(
-        self, source: AsyncIterator[wire.Message], session_id: str
-    ) -> AsyncIterator[Message]:
-        async for item in source:
-            yield self.to_message(item, session_id)
+    def _record_time(self, value: Any) -> datetime:
+        """``created_at`` from a record's ``timestamp``, as :meth:`to_message` reads it."""
+        if (
+            self._utc
+            and type(value) is str
+            and len(value) == 19
+            and value[10] in " T"
+            and value[13] == ":"
+            and value[16] == ":"
+        ):
+            # The usual zone-less "YYYY-MM-DD HH:MM:SS" of a server in UTC:
+            # parsed with its zone spelled out, the same datetime as
+            # parse_timestamp gives (anything odd takes the general path).
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:
+                pass
+        return self._time(wire_str(value)) or _EPOCH
 
     def to_message(self, item: wire.Message, session_id: str | None = None) -> Message:
         """A shared :class:`Message` from a wire ``Message``."""
@@ -450,9 +580,13 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             return Direction.INBOUND
         if item.direction == "term":
             return Direction.OUTBOUND
+        return self._direction_of(item.from_user_id)
+
+    def _direction_of(self, from_user_id: str | None) -> Direction:
+        """The direction of a message without one, told from its sender."""
         me = self.options.user
-        if me != "~" and item.from_user_id:
-            own = item.from_user_id.split("@", 1)[0] == me
+        if me != "~" and from_user_id:
+            own = from_user_id.split("@", 1)[0] == me
             return Direction.OUTBOUND if own else Direction.INBOUND
         return Direction.UNKNOWN
 

@@ -14,7 +14,15 @@ from typing import Any, TypeVar
 
 from ...errors import InvalidRequest
 from ...transport import Response, Transport, path
-from .wire import Accepted, Message, MessageSend, MessageSession, converter
+from .wire import (
+    Accepted,
+    Message,
+    MessageSend,
+    MessageSession,
+    converter,
+    message_record_ok,
+    plain_accepted,
+)
 
 __all__ = ["NetSapiensAPI", "check_session_id"]
 
@@ -89,6 +97,7 @@ class NetSapiensAPI:
         self.transport = transport
         self.domain = _check(_DOMAIN, domain, "domain")
         self.user = _check(_USER, user, "user")
+        self._own: tuple[str, str, str] = ("", "", "")
 
     # -- helpers -------------------------------------------------------------
     def _owner(self, domain: str | None, user: str | None) -> tuple[str, str]:
@@ -100,9 +109,23 @@ class NetSapiensAPI:
     def _accepted(self, response: Response) -> Accepted:
         if not response.body.strip():
             return Accepted(code=response.status, message="Accepted")
-        return response.decode(converter, Accepted)
+        accepted = plain_accepted(response.json())  # the usual answer, without cattrs
+        return accepted if accepted is not None else response.decode(converter, Accepted)
+
+    def _own_sessions(self) -> str:
+        """The path of the client's own sessions (built again only if
+        ``domain`` or ``user`` was changed)."""
+        domain, user, prefix = self._own
+        if domain is not self.domain or user is not self.user:
+            d, u = self._owner(None, None)
+            prefix = path("/domains/{domain}/users/{user}/messagesessions", domain=d, user=u)
+            self._own = (self.domain, self.user, prefix)
+        return prefix
 
     def _session_path(self, messagesession: str, domain: str | None, user: str | None) -> str:
+        if not domain and not user:
+            # A checked session id is letters, digits and "_": nothing to encode.
+            return f"{self._own_sessions()}/{check_session_id(messagesession)}"
         d, u = self._owner(domain, user)
         return path(
             "/domains/{domain}/users/{user}/messagesessions/{messagesession}",
@@ -178,6 +201,23 @@ class NetSapiensAPI:
             self._session_path(messagesession, domain, user) + "/messages",
             params={"limit": _limit(limit), "start": _start(start)},
         )
+        return response.decode(converter, list[Message])
+
+    async def _message_records(
+        self, messagesession: str, *, limit: int | None = None, start: int | None = None
+    ) -> list[dict[str, Any]] | list[Message]:
+        """The client's own session's messages as JSON records (what
+        :meth:`get_messages_for_messagesession` reads, checked the same way);
+        an answer that is not a list of plain records goes through the typed
+        read instead, with its errors, and comes back as :class:`Message`."""
+        response = await self.transport.request(
+            "GET",
+            self._session_path(messagesession, None, None) + "/messages",
+            params={"limit": _limit(limit), "start": _start(start)},
+        )
+        data = response.json()
+        if type(data) is list and all(message_record_ok(item) for item in data):
+            return data
         return response.decode(converter, list[Message])
 
     # -- sending -------------------------------------------------------------

@@ -225,3 +225,61 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 """The converter for every NetSapiens wire class."""
+
+
+# -- reading answers without building wire objects ------------------------------
+# The send path and the history walk read a few fields straight from the
+# decoded JSON; these give the same values (and accept exactly the same
+# records) as the converter, which then builds the typed object only when
+# someone reads ``raw``.
+
+
+def wire_str(value: Any) -> str | None:
+    """A ``str | None`` field as the converter reads it."""
+    return value if value is None or type(value) is str else _optional_str(value, None)
+
+
+def wire_loose_str(value: Any) -> str | None:
+    """A ``LooseStr | None`` field as the converter reads it."""
+    return value if value is None or type(value) is str else _optional_loose_str(value, None)
+
+
+def loose_str(value: Any) -> str:
+    """A required ``LooseStr`` field as the converter reads it."""
+    return _loose_str(value, None)
+
+
+def loose_int(value: Any) -> int:
+    """An ``int`` field as the converter reads it (ValueError when it cannot)."""
+    return _loose_int(value, None)
+
+
+def message_record_ok(item: Any) -> bool:
+    """Whether the converter reads ``item`` as a :class:`Message` without error."""
+    if type(item) is not dict or "id" not in item:
+        return False
+    size = item.get("media-size")
+    if size is not None:
+        try:
+            _loose_int(size, None)
+        except ValueError:
+            return False
+    return True
+
+
+def plain_accepted(data: Any) -> Accepted | None:
+    """``data`` as :class:`Accepted`, read as the converter would, when it is
+    the plain ``{"code": ..., "message": "..."}``; ``None`` for anything else
+    (for the converter to read or refuse)."""
+    if type(data) is not dict or "code" not in data or type(data.get("message")) is not str:
+        return None
+    try:
+        code = _loose_int(data["code"], None)
+    except ValueError:
+        return None
+    return Accepted(code=code, message=data["message"])
+
+
+def structure_message(item: Any) -> Message:
+    """``item`` (a record :func:`message_record_ok` accepted) as a :class:`Message`."""
+    return converter.structure(item, Message)
