@@ -53,13 +53,21 @@ async def handle_messages(settings: dict[str, Any], client: mh.Adapter[Any]) -> 
     keys = settings["keys"]
     record = aioredis.Redis.from_url(settings["redis_url"])
     count = 0
-    messages = mh.listen(
-        client,
-        since=datetime.fromisoformat(settings["since"]),
-        poll_interval=settings["poll_interval"],
-        lookback=settings["lookback"],
-        claim_ttl=settings["claim_ttl"],
-    )
+    if settings["loop"] == "watch":
+        messages = mh.watch(
+            client,
+            interval=settings["poll_interval"],
+            lookback=settings["lookback"],
+            claim_ttl=settings["claim_ttl"],
+        )
+    else:
+        messages = mh.listen(
+            client,
+            since=datetime.fromisoformat(settings["since"]),
+            poll_interval=settings["poll_interval"],
+            lookback=settings["lookback"],
+            claim_ttl=settings["claim_ttl"],
+        )
     # aclosing: the listener (and its claims) is closed here, while the state
     # is open, not by the event loop's clean-up after everything else closed.
     async with contextlib.aclosing(messages), record:

@@ -22,7 +22,8 @@ polled before the first delivery would be a race. With ``since`` every
 replica sees every message, and only the claims keep them from handling
 one twice. ``lookback=1000`` lets one poll read every message delivered
 since the last (``HistoryPollingSource`` reads at most ``lookback``
-messages per conversation per poll).
+messages per conversation per poll). The first test also runs the replicas
+on ``watch()``, started a few poll intervals before the first delivery.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ KEYS = {"handled": "bot-test:handled", "died": "bot-test:died"}
 
 @asynccontextmanager
 async def replicas(
-    fake: FakeNetSapiens, redis_url: str, tmp_path: Path, *, die_on: dict[int, int]
+    fake: FakeNetSapiens,
+    redis_url: str,
+    tmp_path: Path,
+    *,
+    die_on: dict[int, int],
+    loop: str = "listen",
 ) -> AsyncIterator[list[Process]]:
     """Start the replica processes and wait until each says it is ready;
     on the way out close their stdin (they stop cleanly) and wait for them,
@@ -85,6 +91,7 @@ async def replicas(
                     "handle_seconds": HANDLE_SECONDS,
                     "die_on": die_on.get(replica, 0),
                     "keys": KEYS,
+                    "loop": loop,
                 }
                 log = stack.enter_context((tmp_path / f"replica-{replica}.log").open("wb"))
                 process = await anyio.open_process(
@@ -145,7 +152,7 @@ async def handled(store: aioredis.Redis) -> list[dict[str, Any]]:
 
 
 async def run(
-    redis_url: str, tmp_path: Path, *, die_on: dict[int, int]
+    redis_url: str, tmp_path: Path, *, die_on: dict[int, int], loop: str = "listen"
 ) -> tuple[list[dict[str, Any]], list[int | None], dict[str, Any] | None]:
     """Deliver MESSAGES to running replicas and wait until each was recorded
     (and a while longer, for late duplicates); the handled records, the
@@ -155,7 +162,14 @@ async def run(
     try:
         with anyio.fail_after(35):
             async with FakeNetSapiens() as fake:
-                async with replicas(fake, redis_url, tmp_path, die_on=die_on) as processes:
+                async with replicas(
+                    fake, redis_url, tmp_path, die_on=die_on, loop=loop
+                ) as processes:
+                    if loop == "watch":
+                        # watch() yields what arrives after its first poll: give
+                        # the replicas time for one (a replica that polled late
+                        # would skip the first messages; the others take them).
+                        await anyio.sleep(20 * POLL_INTERVAL)
                     # In batches, as traffic comes: several polls see new messages.
                     for start in range(0, MESSAGES, 50):
                         deliver(fake, texts[start : start + 50])
@@ -184,11 +198,12 @@ def check_exactly_once(records: list[dict[str, Any]]) -> Counter[int]:
     return Counter(r["replica"] for r in records)
 
 
+@pytest.mark.parametrize("loop", ["listen", "watch"])
 async def test_replicas_split_500_messages_each_handled_once(
-    redis_url: str, tmp_path: Path
+    redis_url: str, tmp_path: Path, loop: str
 ) -> None:
     started = time.monotonic()
-    records, statuses, died = await run(redis_url, tmp_path, die_on={})
+    records, statuses, died = await run(redis_url, tmp_path, die_on={}, loop=loop)
     per_replica = check_exactly_once(records)
     assert len(per_replica) > 1, f"one replica did all the work: {per_replica}"
     assert died is None
