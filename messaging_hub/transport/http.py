@@ -26,8 +26,8 @@ import logging
 import re
 import ssl as ssl_module
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import partial
 from http import HTTPStatus
@@ -90,16 +90,21 @@ _writes_answered: ContextVar[list[bool] | None] = ContextVar(
 )
 
 
-@contextmanager
-def watch_writes() -> Iterator[list[bool]]:
+class watch_writes:  # used like a function: ``with watch_writes() as answered``
     """Collect, in the returned list, one entry per non-idempotent request
     answered by the provider while the block runs (in this task)."""
-    box: list[bool] = []
-    token = _writes_answered.set(box)
-    try:
-        yield box
-    finally:
-        _writes_answered.reset(token)
+
+    __slots__ = ("_box", "_token")
+
+    def __init__(self) -> None:
+        self._box: list[bool] = []
+
+    def __enter__(self) -> list[bool]:
+        self._token = _writes_answered.set(self._box)
+        return self._box
+
+    def __exit__(self, *_: object) -> None:
+        _writes_answered.reset(self._token)
 
 
 @attrs.frozen
@@ -361,6 +366,11 @@ class Transport:
         if proxy is not None:
             self._request_options["proxy"] = proxy
         self._last_auth: Mapping[str, str] = {}
+        # The headers of the last request (defaults + credentials), reused
+        # while neither changes: aiohttp copies them, nothing writes to them.
+        self._headers_for: tuple[dict[str, str], Mapping[str, str]] | None = None
+        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._base = (self.base_url, str(self.base_url))
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -472,7 +482,11 @@ class Transport:
             return url
         if not path_or_url.startswith("/"):
             path_or_url = "/" + path_or_url
-        return URL(str(self.base_url) + path_or_url, encoded=True)
+        base_url, base = self._base
+        if base_url is not self.base_url:  # replaced since: spell the new one
+            base = str(self.base_url)
+            self._base = (self.base_url, base)
+        return URL(base + path_or_url, encoded=True)
 
     # -- WebSockets ------------------------------------------------------------
     async def ws_connect(self, url: URL, **options: Any) -> aiohttp.ClientWebSocketResponse:
@@ -584,11 +598,12 @@ class Transport:
             answered = await self._pace(rate_group)
             try:
                 self.ensure_open()  # aclose() may have run while this task waited
-                sent_headers = CIMultiDict(self.default_headers)
                 if authenticate:
                     credentials = await self.auth.headers(self)
                     self._last_auth = credentials
-                    sent_headers.update(credentials)
+                    sent_headers = self._headers_with(credentials)
+                else:
+                    sent_headers = self._headers_with(_NO_HEADERS)
             except BaseException as exc:
                 if answered is not None:
                     answered()
@@ -596,6 +611,7 @@ class Transport:
                     exc.provider = exc.provider or self.provider  # the token store's
                 raise
             if headers:
+                sent_headers = CIMultiDict(sent_headers)
                 sent_headers.update(headers)
             body = data() if callable(data) else data
             outcome: _Outcome | None = None
@@ -682,6 +698,17 @@ class Transport:
                 continue
             raise self._error(response, retry_after, sent_headers, json_body, body)
 
+    def _headers_with(self, credentials: Mapping[str, str]) -> CIMultiDict[str]:
+        """The default headers updated with ``credentials`` (reused while
+        neither changes; callers copy before adding their own)."""
+        cached = self._headers_for
+        if cached is None or cached[1] != credentials or cached[0] != self.default_headers:
+            headers = CIMultiDict(self.default_headers)
+            headers.update(credentials)
+            self._headers = headers
+            self._headers_for = (dict(self.default_headers), dict(credentials))
+        return self._headers
+
     async def _send(
         self,
         method: str,
@@ -695,6 +722,7 @@ class Transport:
         session = self._get_session()
         started = time.perf_counter()
         self.requests_sent += 1
+        spelled = str(url)
         failure: _TransportFailure | None = None
         try:
             async with session.request(
@@ -722,7 +750,7 @@ class Transport:
                     status=status,
                     headers=resp.headers,
                     body=body,
-                    url=str(url),
+                    url=spelled,
                     provider=self.provider,
                     idempotent=idempotent,
                     # Lazy: the scrubber is built only if an error needs it.
@@ -735,14 +763,15 @@ class Transport:
             # args can hold the request's headers and proxy credentials)
             # must not ride along as __context__.
             raise failure
-        log.debug(
-            "%s %s %s -> %d in %.1f ms",
-            self.provider,
-            method,
-            url.path,
-            result.status,
-            (time.perf_counter() - started) * 1000,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %s -> %d in %.1f ms",
+                self.provider,
+                method,
+                url.path,
+                result.status,
+                (time.perf_counter() - started) * 1000,
+            )
         return result
 
     def _failure(self, exc: BaseException, url: URL) -> _TransportFailure:
@@ -1082,6 +1111,8 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(provider={self.provider!r}, base_url={str(self.base_url)!r})"
 
+
+_NO_HEADERS: Mapping[str, str] = {}
 
 # Sentinels for 2xx bodies that could not be kept (compared by identity).
 _OVERSIZE = b"<over max_response_bytes>"

@@ -58,3 +58,15 @@ async def test_netsapiens_history_raw_is_the_wire_message() -> None:
         assert [m.raw for m in messages] == wire
         assert all(isinstance(m.raw, WireMessage) for m in messages)
         assert messages[0].raw == converter.structure(converter.unstructure(wire[0]), WireMessage)
+
+
+async def test_ringcentral_receipt_raw_is_the_message_info() -> None:
+    from messaging_hub.adapters.ringcentral import wire as rc
+    from messaging_hub.testing import FakeRingCentral
+
+    async with FakeRingCentral(rate_limiting=False) as fake, mh.connect(fake.config) as client:
+        receipt = await client.send(mh.Outgoing(to=["+14155550123"], text="hello"))
+        assert isinstance(receipt.raw, rc.MessageInfo)
+        assert receipt.message_ids == (str(receipt.raw.id),)
+        assert receipt.session_id == receipt.raw.conversation_key
+        assert receipt.raw.to[0].phone_number == "+14155550123"

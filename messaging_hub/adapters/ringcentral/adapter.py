@@ -31,16 +31,18 @@ from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 import attrs
+import cattrs
 
 from ...adapter import Adapter, Capability
 from ...config import TransportOptions, structure_options
 from ...datetimes import parse_timestamp
-from ...errors import ConfigError, InvalidRequest, UnsupportedOperation
+from ...errors import ConfigError, InvalidRequest, MalformedResponse, UnsupportedOperation
 from ...models import (
     Address,
     AddressKind,
     Attachment,
     Direction,
+    LazyRaw,
     Message,
     MessageKind,
     MessageStatus,
@@ -293,6 +295,16 @@ def _status(item: wire.MessageInfo) -> MessageStatus:
     return _STATUSES.get(item.message_status or "", MessageStatus.UNKNOWN)
 
 
+def _message_info(data: Any) -> wire.MessageInfo:
+    """A send's answer as ``MessageInfo``, built when ``Receipt.raw`` is first read."""
+    try:
+        return wire.structure_message_info(data)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, RecursionError):
+        pass
+    # Raised outside the except block: cattrs' errors quote the values.
+    raise MalformedResponse("the answer is not a valid MessageInfo", provider=PROVIDER)
+
+
 def to_message(item: wire.MessageInfo) -> Message:
     """A shared :class:`Message` from a message-store record."""
     attachments = tuple(
@@ -429,6 +441,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         files = [
             FilePart(a.content or b"", a.content_type, a.filename) for a in outgoing.attachments
         ]
+        item: wire.MessageInfo | wire.SentRecord
         if requested is MessageKind.FAX:
             item = await self._send_fax(outgoing, kinds, files)
         elif AddressKind.EXTENSION in kinds or requested is MessageKind.PAGER:
@@ -442,7 +455,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
             provider=PROVIDER,
             status=_STATUSES.get(item.message_status or "", MessageStatus.ACCEPTED),
             message_ids=(str(item.id),),
-            raw=item,
+            raw=LazyRaw(item.data, _message_info) if isinstance(item, wire.SentRecord) else item,
         )
 
     def _check_text(self, text: str, limit: int) -> None:
@@ -453,7 +466,9 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
                 provider=PROVIDER,
             )
 
-    async def _send_text(self, outgoing: Outgoing, files: list[FilePart]) -> wire.MessageInfo:
+    async def _send_text(
+        self, outgoing: Outgoing, files: list[FilePart]
+    ) -> wire.MessageInfo | wire.SentRecord:
         if outgoing.kind is MessageKind.MMS and not files:
             raise InvalidRequest(
                 "an MMS needs an attachment", field="attachments", provider=PROVIDER
@@ -470,6 +485,18 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
                 "an SMS goes to one number; attach a file to send a group MMS",
                 field="to",
                 provider=PROVIDER,
+            )
+        [number] = numbers
+        if (
+            outgoing.text
+            and number.kind is AddressKind.PHONE
+            and not number.is_national
+            and sender.kind is AddressKind.PHONE
+            and not sender.is_national
+        ):
+            # What send_sms would check again was checked here already.
+            return await self.native._send_checked_sms(
+                from_number=sender.value, to=number.value, text=outgoing.text
             )
         return await self.native.send_sms(from_number=sender, to=numbers, text=outgoing.text)
 

@@ -628,3 +628,51 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 """The converter for every RingCentral wire class."""
+
+
+@attrs.frozen
+class SentRecord:
+    """What a send needs from the ``MessageInfo`` answer, read from the JSON
+    as the converter reads those fields; ``data`` is the whole answer (see
+    :func:`sent_record`)."""
+
+    id: int
+    conversation_key: str | None
+    message_status: str | None
+    data: dict[str, Any]
+
+
+def sent_record(data: Any) -> SentRecord | None:
+    """The receipt fields of a ``MessageInfo`` answer, or ``None`` when one of
+    them is not what the converter accepts (the typed read then decides)."""
+    if type(data) is not dict or "id" not in data:
+        return None
+    try:
+        message_id = _exact_int(data["id"], int)
+        status = data.get("messageStatus")
+        if status is not None:
+            status = _loose_str(status, str)
+        conversation = data.get("conversation")
+        key: str | None = None
+        if conversation is not None:
+            if type(conversation) is not dict:
+                return None
+            cid = conversation.get("id")
+            if cid is not None:
+                key = _loose_str(cid, str) or None
+            if conversation.get("uri") is not None:
+                _loose_str(conversation["uri"], str)
+        if key is None:
+            number = data.get("conversationId")
+            if number is not None:
+                key = str(_exact_int(number, int))
+        elif data.get("conversationId") is not None:
+            _exact_int(data["conversationId"], int)
+    except ValueError:
+        return None
+    return SentRecord(message_id, key, status, data)
+
+
+def structure_message_info(data: Any) -> MessageInfo:
+    """``data`` as a :class:`MessageInfo` (for ``Receipt.raw``, on first read)."""
+    return converter.structure(data, MessageInfo)
