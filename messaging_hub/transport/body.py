@@ -87,6 +87,10 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         raise BodyTooLarge(limit, b"")
     encoding = resp.headers.get("Content-Encoding", "").strip().lower()
     decoder = None if encoding in ("", "identity") else _decompressor(encoding)
+    if decoder is None and length is not None:
+        # The announced length is within the cap and aiohttp reads no more
+        # than it announced (a body cut short raises as it would below).
+        return await resp.content.read()
     out = bytearray()
     received = 0
     try:
@@ -114,9 +118,17 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return bytes(out)
 
 
+_DECODER = json.JSONDecoder()  # what json.loads uses without arguments
+_OPENERS = (b"{", b"[")
+
+
 def loads(body: bytes | str) -> Any:
     """``json.loads`` that raises only ``ValueError`` (nesting too deep included)."""
     try:
+        if type(body) is bytes and body[:1] in _OPENERS and body[1:2] != b"\x00":
+            # What json.loads does with such bytes (no BOM, no UTF-16/32
+            # zero byte: UTF-8), without its encoding detection.
+            return _DECODER.decode(body.decode("utf-8", "surrogatepass"))
         return json.loads(body)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None

@@ -358,7 +358,7 @@ class Transport:
         # Built once: passed with every request, so a caller's session gets
         # the same timeouts, TLS and proxy settings as the library's own.
         self._request_options: dict[str, Any] = {
-            "timeout": self.timeouts.to_aiohttp(),
+            "timeout": _request_timeout(self.timeouts),
             "ssl": ssl,
             "allow_redirects": False,
             "auto_decompress": False,
@@ -1134,6 +1134,22 @@ class _TransportFailure(Exception):
         self.retryable = retryable
         self.__cause__ = cause
         self.__suppress_context__ = True
+
+
+def _request_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """``timeouts`` for a whole request (answer and body read at once).
+
+    A read limit no shorter than the total limit can never be the one that
+    expires first (the total counts from the start, the read limit from a
+    later moment), so it is left out: aiohttp then does not re-arm a timer
+    on every chunk received.
+    """
+    read = timeouts.read
+    if read is not None and timeouts.total is not None and read >= timeouts.total:
+        read = None
+    return aiohttp.ClientTimeout(
+        total=timeouts.total, sock_connect=timeouts.connect, sock_read=read
+    )
 
 
 def _chained(error: errors.MessagingError, cause: BaseException | None) -> errors.MessagingError:

@@ -322,7 +322,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         root = await self._continued_root(outgoing.session_id)
 
         async def send() -> wire.SendMessageResponse | BulkAccepted:
-            return await self.native.send_message(
+            return await self.native._send_text(
                 text=outgoing.text, phones=phones, from_=sender, reference_id=root
             )
 

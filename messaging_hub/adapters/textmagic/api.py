@@ -33,6 +33,7 @@ from .wire import (
     SessionPage,
     SessionStat,
     converter,
+    plain_send_response,
 )
 
 __all__ = [
@@ -256,12 +257,35 @@ class TextMagicAPI:
             destination=destination,
             resources=resources,
         )
+        return await self._post_message(converter.unstructure(body))
+
+    async def _send_text(
+        self, *, text: str, phones: list[str], from_: str | None, reference_id: int | None
+    ) -> SendMessageResponse | BulkAccepted:
+        """:meth:`send_message` with only these arguments (what the adapter
+        sends): the same checks, request body and answer, built without the
+        converter's round trips."""
+        body: dict[str, Any] = {"text": text}
+        numbers = _phones(phones, None)
+        if numbers is None:
+            raise InvalidRequest(
+                "give phones, contacts or lists", field="phones", provider=PROVIDER
+            )
+        body["phones"] = numbers
+        if reference_id is not None:
+            body["referenceId"] = reference_id
+        if from_ is not None:
+            body["from"] = from_
+        return await self._post_message(body)
+
+    async def _post_message(self, body: dict[str, Any]) -> SendMessageResponse | BulkAccepted:
         response = await self.transport.request(
-            "POST", "/api/v2/messages", json_body=converter.unstructure(body), idempotent=False
+            "POST", "/api/v2/messages", json_body=body, idempotent=False
         )
         if response.status == 202 and not response.body.strip():
             return BulkAccepted()
-        return response.decode(converter, SendMessageResponse)
+        plain = plain_send_response(response.json())
+        return plain if plain is not None else response.decode(converter, SendMessageResponse)
 
     # -- sessions ----------------------------------------------------------------
     async def get_all_message_sessions(

@@ -28,15 +28,21 @@ _GSM_BASIC = frozenset(
 _GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 
+_GSM = _GSM_BASIC | _GSM_EXTENSION
+
+
 def is_gsm(text: str) -> bool:
     """Whether ``text`` can be sent in the GSM 03.38 alphabet."""
-    return all(c in _GSM_BASIC or c in _GSM_EXTENSION for c in text)
+    return _GSM.issuperset(text)
 
 
 def units(text: str) -> int:
     """The characters ``text`` takes on the air (GSM septets or UTF-16 units)."""
-    if is_gsm(text):
-        return sum(2 if c in _GSM_EXTENSION else 1 for c in text)
+    if _GSM_BASIC.issuperset(text):
+        return len(text)
+    if _GSM.issuperset(text):
+        # Extension characters take two: one more each.
+        return len(text) + sum(text.count(c) for c in _GSM_EXTENSION)
     return len(text.encode("utf-16-le")) // 2
 
 

@@ -335,3 +335,23 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 """The converter for every TextMagic wire class."""
+
+_SEND_IDS = ("sessionId", "bulkId", "messageId", "scheduleId", "chatId")
+
+
+def plain_send_response(data: Any) -> SendMessageResponse | None:
+    """``data`` read as the converter reads a :class:`SendMessageResponse`
+    (the same object), without it; ``None`` where the converter would fail
+    (it then reads the answer and says why)."""
+    if type(data) is not dict or "id" not in data or "href" not in data or "type" not in data:
+        return None
+    try:
+        ids = [None if (v := data.get(k)) is None else _strict_int(v, int) for k in _SEND_IDS]
+        return SendMessageResponse(
+            _strict_int(data["id"], int),
+            _loose_str(data["href"], str),
+            _loose_str(data["type"], str),
+            *ids,
+        )
+    except ValueError:
+        return None
