@@ -238,6 +238,29 @@ async def test_oauth_renews_once_for_many_waiting_tasks(server: EchoServer) -> N
     assert grant.revoked == ["tok-2"]
 
 
+async def test_requests_after_a_refusal_wait_for_the_renewal(server: EchoServer) -> None:
+    auth = OAuth2(EchoGrant())
+    transport = _transport(server, auth=auth)
+    try:
+        await transport.request("GET", "/echo/first")
+        server.valid = {"nothing-valid"}  # tok-1 is refused from now on
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(transport.request, "GET", "/echo/refused")
+            await anyio.sleep(0.02)  # the renewal (50 ms at /token) is under way
+            for i in range(5):
+                tg.start_soon(transport.request, "GET", f"/echo/later-{i}")
+        with_old = [
+            r
+            for r in server.requests_to("GET", "/echo/")
+            if r.headers.get("Authorization") == "Bearer tok-1"
+        ]
+        # Only the first request met the refusal; the later ones waited for tok-2.
+        assert [r.path for r in with_old] == ["/echo/first", "/echo/refused"]
+        assert server.issued == 2
+    finally:
+        await transport.aclose()
+
+
 async def test_closed_transport_refuses_requests(server: EchoServer) -> None:
     transport = _transport(server)
     await transport.request("GET", "/echo/x")
