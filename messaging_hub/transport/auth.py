@@ -122,9 +122,15 @@ class BasicAuth(AuthStrategy):
     def __init__(self, username: str, password: Secret | str) -> None:
         self.username = username
         self._password = Secret(password) if isinstance(password, str) else password
+        self._header: tuple[str, Secret, str] | None = None
 
     async def headers(self, transport: Transport) -> dict[str, str]:
-        return {"Authorization": basic_header(self.username, self._password)}
+        cached = self._header
+        if cached is None or cached[0] != self.username or cached[1] is not self._password:
+            # Encoded once (again only if the credentials were replaced).
+            value = basic_header(self.username, self._password)
+            self._header = cached = (self.username, self._password, value)
+        return {"Authorization": cached[2]}
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r})"

@@ -89,8 +89,26 @@ def _check_domain(domain: str, text: object, field: str) -> None:
             raise _fail(text, "a domain label starts or ends with '-'", field)
 
 
+# JIDs parsed lately (a client writes to the same few peers over and over);
+# a Jid is immutable, so one object serves every parse. Bounded: cleared when full.
+_PARSED: dict[tuple[str, bool], Jid] = {}
+_PARSED_MAX = 1024
+
+
 def parse_jid(text: object, *, field: str = "to", allow_resource: bool = True) -> Jid:
     """Parse and validate ``text`` as ``local@domain[/resource]`` or raise InvalidRequest."""
+    if type(text) is str:
+        jid = _PARSED.get((text, allow_resource))
+        if jid is None:
+            jid = _parse(text, field, allow_resource)
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[text, allow_resource] = jid
+        return jid
+    return _parse(text, field, allow_resource)
+
+
+def _parse(text: object, field: str, allow_resource: bool) -> Jid:
     if not isinstance(text, str) or not text:
         raise _fail(text, "it is empty or not a string", field)
     if _SURROGATE.search(text):

@@ -55,6 +55,7 @@ MAX_SMS_TEXT = 1600
 MAX_CHAT_TEXT = 10_000
 PAGE_SIZE = 100
 _UTC_ZONE = ZoneInfo("UTC")
+_UNSUPPORTED_KINDS = frozenset({MessageKind.PAGER, MessageKind.FAX, MessageKind.VOICEMAIL})
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
@@ -315,7 +316,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                 await api.send_message_group_sms(
                     session_id, destination=numbers, message=outgoing.text, from_number=sender
                 )
-        return Receipt(session_id=session_id, provider=PROVIDER, status=MessageStatus.ACCEPTED)
+        return Receipt(session_id, PROVIDER, MessageStatus.ACCEPTED)
 
     async def _continue_session(self, outgoing: Outgoing) -> Outgoing:
         """Write to the session's remote parties (one GET of the session)."""
@@ -333,11 +334,14 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         return attrs.evolve(outgoing, to=remote)
 
     def _kind_for(self, outgoing: Outgoing) -> MessageKind:
-        phones = [a.kind is AddressKind.PHONE for a in outgoing.to]
+        phones = 0
+        for address in outgoing.to:
+            if address.kind is AddressKind.PHONE:
+                phones += 1
         requested = outgoing.kind
-        if requested in (MessageKind.PAGER, MessageKind.FAX, MessageKind.VOICEMAIL):
+        if requested in _UNSUPPORTED_KINDS:
             raise UnsupportedOperation(f"{requested.value} messages", provider=PROVIDER)
-        if all(phones):
+        if phones == len(outgoing.to):
             if requested is MessageKind.CHAT:
                 raise InvalidRequest(
                     "chat messages go to extensions or user ids, not phone numbers",
@@ -345,7 +349,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                     provider=PROVIDER,
                 )
             return MessageKind.SMS
-        if any(phones):
+        if phones:
             raise InvalidRequest(
                 "one message cannot mix phone numbers with extensions or user ids",
                 field="to",

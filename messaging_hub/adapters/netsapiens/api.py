@@ -137,14 +137,14 @@ class NetSapiensAPI:
     async def _send(
         self,
         messagesession: str,
-        body: MessageSend,
+        body: MessageSend | dict[str, Any],
         domain: str | None,
         user: str | None,
     ) -> Accepted:
         url = self._session_path(messagesession, domain, user) + "/messages"
-        response = await self.transport.request(
-            "POST", url, json_body=converter.unstructure(body), idempotent=False
-        )
+        if isinstance(body, MessageSend):
+            body = converter.unstructure(body)
+        response = await self.transport.request("POST", url, json_body=body, idempotent=False)
         return self._accepted(response)
 
     # -- reading -------------------------------------------------------------
@@ -259,7 +259,13 @@ class NetSapiensAPI:
     ) -> Accepted:
         """Send a chat message to one user (``type: chat``)."""
         return await self._send(
-            messagesession, MessageSend("chat", message, destination), domain, user
+            messagesession,
+            # What the converter makes of MessageSend("chat", message, destination).
+            {"type": "chat", "message": message, "destination": destination}
+            if type(message) is str and type(destination) is str
+            else MessageSend("chat", message, destination),
+            domain,
+            user,
         )
 
     async def send_message_group_chat(
@@ -302,7 +308,17 @@ class NetSapiensAPI:
         user: str | None = None,
     ) -> Accepted:
         """Send an SMS to one number from the user's ``from_number``."""
-        body = MessageSend("sms", message, destination, from_number=from_number)
+        body: MessageSend | dict[str, Any]
+        if type(message) is str and type(destination) is str and type(from_number) is str:
+            # What the converter makes of MessageSend("sms", ...).
+            body = {
+                "type": "sms",
+                "message": message,
+                "destination": destination,
+                "from-number": from_number,
+            }
+        else:
+            body = MessageSend("sms", message, destination, from_number=from_number)
         return await self._send(messagesession, body, domain, user)
 
     async def send_message_group_sms(
