@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
@@ -304,7 +304,12 @@ class Adapter(ABC, Generic[NativeT]):
             raise InvalidRequest(
                 "history() needs a session id", field="session", provider=self.provider
             )
-        return take(self._history(session_id, limit=limit, **filters), limit)
+        source = self._history(session_id, limit=limit, **filters)
+        if limit is None and isinstance(source, AsyncGenerator):
+            # Nothing to cap, and it closes like take() would close it: one
+            # generator less for every message of a long walk.
+            return source
+        return take(source, limit)
 
     async def delete(self, target: str | Session | Message) -> None:
         """Delete a conversation (or, where supported, one message)."""

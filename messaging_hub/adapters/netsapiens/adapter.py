@@ -238,6 +238,8 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         self.default_region = options.default_region
         # Zone-less timestamps are UTC already: no zone conversion to make.
         self._utc = options.timezone is _UTC_ZONE
+        # The direction of messages by sender, for records that give none.
+        self._directions: dict[str, Direction] = {}
 
     @classmethod
     def from_options(
@@ -440,12 +442,10 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
                 remaining -= len(records)
             # A bare array says nothing else: a page shorter than asked is the last.
             following = offset + len(records) if records and len(records) >= size else None
-            page = [
-                from_record(r, session_id)
-                if type(r) is dict
-                else self.to_message(cast(wire.Message, r), session_id)
-                for r in records
-            ]
+            if records and type(records[0]) is dict:
+                page = [from_record(r, session_id) for r in records]
+            else:
+                page = [self.to_message(cast(wire.Message, r), session_id) for r in records]
             fresh = recent.admit(page, _message_id)
             for message in fresh:
                 yield message
@@ -588,6 +588,17 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
 
     def _direction_of(self, from_user_id: str | None) -> Direction:
         """The direction of a message without one, told from its sender."""
+        if from_user_id:
+            known = self._directions.get(from_user_id)
+            if known is not None:
+                return known
+            if len(self._directions) >= _CACHE_SIZE:
+                self._directions.clear()
+            way = self._directions[from_user_id] = self._told_direction(from_user_id)
+            return way
+        return self._told_direction(from_user_id)
+
+    def _told_direction(self, from_user_id: str | None) -> Direction:
         me = self.options.user
         if me != "~" and from_user_id:
             own = from_user_id.split("@", 1)[0] == me
