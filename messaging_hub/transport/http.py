@@ -595,7 +595,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            answered = await self._pace(rate_group)
+            answered = None if self.rate_limiter is None else await self._pace(rate_group)
             try:
                 self.ensure_open()  # aclose() may have run while this task waited
                 if authenticate:
