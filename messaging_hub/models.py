@@ -360,9 +360,10 @@ class Outgoing:
     def is_national(self) -> bool:
         """Whether a recipient or the sender is a national phone number
         (see :meth:`in_region`)."""
-        return any(a.is_national for a in self.to) or (
-            self.sender is not None and self.sender.is_national
-        )
+        for address in self.to:  # a loop: checked on every send
+            if address.kind is AddressKind.PHONE and not address.value.startswith("+"):
+                return True
+        return self.sender is not None and self.sender.is_national
 
     def in_region(self, region: str | None, *, provider: str | None = None) -> Outgoing:
         """This message with national phone numbers put in E.164 as dialled in

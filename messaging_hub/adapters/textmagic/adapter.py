@@ -319,22 +319,26 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             phones.append(address.value.lstrip("+"))
         self._check_text(outgoing.text)
         sender = self._sender(outgoing)
-        root = await self._continued_root(outgoing.session_id)
-
-        async def send() -> wire.SendMessageResponse | BulkAccepted:
-            return await self.native._send_text(
-                text=outgoing.text, phones=phones, from_=sender, reference_id=root
-            )
-
+        root = (
+            None if outgoing.session_id is None else await self._continued_root(outgoing.session_id)
+        )
+        native = self.native
         if len(phones) > BULK_THRESHOLD:
             # Bulk sends of this client one at a time, so that the bulk found
             # after a 202 is this send's (sends to fewer numbers never wait).
             async with self._bulk_lock:
-                answer = await send()
+                answer = await native._send_text(
+                    text=outgoing.text, phones=phones, from_=sender, reference_id=root
+                )
                 bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         else:
-            answer = await send()
-            bulk = await self._bulk_of(answer, outgoing.text, len(phones))
+            answer = await native._send_text(
+                text=outgoing.text, phones=phones, from_=sender, reference_id=root
+            )
+            if isinstance(answer, wire.SendMessageResponse) and answer.type != "bulk":
+                bulk = None  # a plain session (what _bulk_of says without a request)
+            else:
+                bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         if bulk is not None:
             return Receipt(
                 session_id=(outgoing.session_id if root is not None else None) or bulk.unified_id,
