@@ -87,9 +87,10 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         raise BodyTooLarge(limit, b"")
     encoding = resp.headers.get("Content-Encoding", "").strip().lower()
     decoder = None if encoding in ("", "identity") else _decompressor(encoding)
-    if decoder is None and length is not None:
+    if decoder is None and length is not None and "Transfer-Encoding" not in resp.headers:
         # The announced length is within the cap and aiohttp reads no more
-        # than it announced (a body cut short raises as it would below).
+        # than it announced (a body cut short raises as it would below). A
+        # chunked body ignores Content-Length: it is counted below.
         return await resp.content.read()
     out = bytearray()
     received = 0

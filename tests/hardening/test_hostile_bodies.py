@@ -97,6 +97,23 @@ async def test_an_endless_chunked_answer_stops_at_the_cap_and_drops_the_connecti
             await server.client_hung_up.wait()
 
 
+async def _endless_with_a_small_length(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    # Content-Length says 10 bytes; the chunked body (which wins) never ends.
+    writer.write(
+        head(Content_Type="application/json", Content_Length="10", Transfer_Encoding="chunked")
+    )
+    await write_forever(writer, b"[" + b"1," * 32 * 1024, chunked=True)
+
+
+async def test_a_small_content_length_beside_a_chunked_body_does_not_lift_the_cap() -> None:
+    async with RawServer(_endless_with_a_small_length) as server, _client(server) as client:
+        result, peak = await _peak(lambda: _history(client))
+        assert isinstance(result, mh.MessagingError)
+        assert peak < 4 * CAP, f"peak {peak} bytes for a {CAP}-byte cap"
+
+
 async def test_an_endless_error_body_keeps_its_status_type_and_bounded_memory() -> None:
     async with RawServer(_endless_error) as server, _client(server) as client:
         result, peak = await _peak(lambda: _history(client))
