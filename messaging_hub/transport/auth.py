@@ -95,9 +95,13 @@ class BearerToken(AuthStrategy):
 
     def __init__(self, token: Secret | str) -> None:
         self._token = Secret(token) if isinstance(token, str) else token
+        self._header: tuple[Secret, str] | None = None
 
     async def headers(self, transport: Transport) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.reveal()}"}
+        cached = self._header
+        if cached is None or cached[0] is not self._token:
+            self._header = cached = (self._token, f"Bearer {self._token.reveal()}")
+        return {"Authorization": cached[1]}
 
 
 class HeaderAuth(AuthStrategy):
@@ -105,12 +109,15 @@ class HeaderAuth(AuthStrategy):
 
     def __init__(self, headers: Mapping[str, Secret | str]) -> None:
         self._headers = dict(headers)
+        self._revealed: dict[str, str] | None = None
 
     async def headers(self, transport: Transport) -> dict[str, str]:
-        return {
-            name: value.reveal() if isinstance(value, Secret) else value
-            for name, value in self._headers.items()
-        }
+        if self._revealed is None:
+            self._revealed = {
+                name: value.reveal() if isinstance(value, Secret) else value
+                for name, value in self._headers.items()
+            }
+        return dict(self._revealed)
 
     def __repr__(self) -> str:
         return f"HeaderAuth(headers={sorted(self._headers)!r})"
