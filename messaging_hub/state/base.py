@@ -82,10 +82,11 @@ class SharedLimiter(Protocol):
         """How long an acquisition starting now would wait (an estimate if shared)."""
         ...
 
-    async def acquire(self) -> object | None:
+    async def acquire(self, *, report: bool = False) -> object | None:
         """Wait until a request may start, then count it.
 
-        May return a ticket for :meth:`answered` (``None``: nothing to report).
+        With ``report`` the caller will call :meth:`answered` with the ticket
+        returned (``None``: nothing to report).
         """
         ...
 

@@ -93,8 +93,9 @@ if redis.call('ZCARD', KEYS[1]) < limit then
   return 0
 end
 local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
--- Every counted request is still in flight: ask again soon.
-if oldest > now then return 20 end
+-- Every counted request is still in flight: none leaves the window
+-- before a window from now.
+if oldest > now then return window end
 return math.max(1, oldest + window - now)
 """
 
@@ -532,7 +533,8 @@ class _RedisLimiter:
         now = time.monotonic()
         return max(0.0, self._paused_until - now, self._free_at - now)
 
-    async def acquire(self) -> object | None:
+    async def acquire(self, *, report: bool = False) -> object | None:
+        # Always logged as in flight until answered (or the allowance lapses).
         member = self._state.member()
         while True:
             pause, self._unshared_pause = self._unshared_pause, 0.0

@@ -1043,7 +1043,7 @@ class Transport:
             return None
         started = time.monotonic()
         try:
-            ticket = await limiter.acquire()
+            ticket = await limiter.acquire(report=True)
         except errors.StateUnavailable as exc:
             exc.provider = exc.provider or self.provider
             raise

@@ -9,6 +9,7 @@ RingCentral's usage plan has Light/Medium/Heavy/Auth groups.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -23,7 +24,14 @@ __all__ = ["GroupedRateLimiter", "RateLimiter"]
 
 
 class RateLimiter:
-    """At most ``limit`` acquisitions in any ``window`` seconds."""
+    """At most ``limit`` requests in any ``window`` seconds.
+
+    A request acquired with ``report=True`` counts as in flight until
+    :meth:`answered`, and from then on as made at its answer: the provider
+    counted it on arrival, somewhere between the two, so a burst whose
+    requests took different times to arrive never overspends the provider's
+    window. (A ticket never answered lapses after ``in_flight_allowance``.)
+    """
 
     def __init__(
         self,
@@ -31,6 +39,7 @@ class RateLimiter:
         window: float,
         *,
         clock: Callable[[], float] = time.monotonic,
+        in_flight_allowance: float = 30.0,
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
@@ -38,6 +47,9 @@ class RateLimiter:
         self.window = window
         self._clock = clock
         self._starts: deque[float] = deque()
+        self._flying: dict[int, float] = {}
+        self._tickets = itertools.count()
+        self._allowance = in_flight_allowance
         self._paused_until = 0.0
         self._lock: anyio.Lock | None = None
 
@@ -45,22 +57,36 @@ class RateLimiter:
         now = self._clock()
         while self._starts and now - self._starts[0] >= self.window:
             self._starts.popleft()
+        flying = self._flying
+        if flying and min(flying.values()) <= now:
+            for ticket in [t for t, lapse in flying.items() if lapse <= now]:
+                del flying[ticket]
         wait = self._paused_until - now
-        if len(self._starts) >= self.limit:
-            wait = max(wait, self._starts[0] + self.window - now)
+        if len(self._starts) + len(flying) >= self.limit:
+            # Only answered requests leave the window; with every slot in
+            # flight, none leaves before a window from now.
+            wait = max(wait, self._starts[0] + self.window - now if self._starts else self.window)
         return max(0.0, wait)
 
     def delay(self) -> float:
         """How long an acquisition starting now would wait (0 when a slot is free)."""
         return self._wait_time()
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, then count it."""
+    def _count(self, report: bool) -> int | None:
+        if not report:
+            self._starts.append(self._clock())
+            return None
+        ticket = next(self._tickets)
+        self._flying[ticket] = self._clock() + self._allowance
+        return ticket
+
+    async def acquire(self, *, report: bool = False) -> int | None:
+        """Wait until a request may start, then count it; with ``report``, a
+        ticket to hand to :meth:`answered` when its answer is in."""
         lock = self._lock
         if (lock is None or not lock.locked()) and self._wait_time() <= 0:
             # A free slot and nobody waiting for one: counted without the lock.
-            self._starts.append(self._clock())
-            return
+            return self._count(report)
         if self._lock is None:
             self._lock = anyio.Lock()
         # One waiter at a time keeps the order fair (first come, first served).
@@ -68,10 +94,12 @@ class RateLimiter:
             # The wait is computed exactly; there is no event to wait for.
             while (wait := self._wait_time()) > 0:  # noqa: ASYNC110
                 await anyio.sleep(wait)
-            self._starts.append(self._clock())
+            return self._count(report)
 
     def answered(self, ticket: object) -> None:
-        """Nothing to do: in one process, requests count from their start."""
+        """The request holding ``ticket`` has its answer (or failed)."""
+        if isinstance(ticket, int) and self._flying.pop(ticket, None) is not None:
+            self._starts.append(self._clock())
 
     def pause_until(self, deadline: float) -> None:
         """Hold every acquisition until ``deadline`` (on this limiter's clock)."""

@@ -424,3 +424,30 @@ async def test_a_client_used_from_another_event_loop_says_so(server: EchoServer)
         await transport.request("GET", "/echo/x")  # still fine in its own loop
     finally:
         await transport.aclose()
+
+
+async def test_a_reported_request_counts_from_its_answer() -> None:
+    now = [0.0]
+    limiter = RateLimiter(2, 1.0, clock=lambda: now[0])
+    first = await limiter.acquire(report=True)
+    second = await limiter.acquire(report=True)
+    assert limiter.delay() == 1.0  # both in flight: nothing leaves before a window
+    now[0] = 0.4
+    limiter.answered(first)  # the provider counted it by now
+    now[0] = 1.1  # a window after the start, but not after the answer
+    assert limiter.delay() == pytest.approx(0.3)
+    now[0] = 1.4
+    assert limiter.delay() == 0.0
+    limiter.answered(second)
+    limiter.answered(second)  # twice is harmless
+    assert await limiter.acquire() is None  # unreported acquisitions count from the start
+
+
+async def test_an_unanswered_ticket_lapses() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1, 1.0, clock=lambda: now[0], in_flight_allowance=5.0)
+    await limiter.acquire(report=True)
+    now[0] = 4.9
+    assert limiter.delay() > 0
+    now[0] = 5.0
+    assert limiter.delay() == 0.0
