@@ -70,3 +70,16 @@ async def test_ringcentral_receipt_raw_is_the_message_info() -> None:
         assert receipt.message_ids == (str(receipt.raw.id),)
         assert receipt.session_id == receipt.raw.conversation_key
         assert receipt.raw.to[0].phone_number == "+14155550123"
+
+
+def test_slot_builder_makes_the_same_message_as_attrs() -> None:
+    from messaging_hub.models import build_message
+
+    fields = [f.name for f in attrs.fields(mh.Message)]
+    values: list[Any] = ["1", "s", "p", NOW, mh.Direction.INBOUND, None, (), "x", ()]
+    values += [mh.MessageStatus.SENT, mh.MessageKind.CHAT, LazyRaw({"a": 1}, str)]
+    assert len(values) == len(fields)
+    built, made = build_message(*values), mh.Message(*values)
+    assert built == made and hash(built) == hash(made) and repr(built) == repr(made)
+    assert built.raw == made.raw == "{'a': 1}"
+    assert pickle.loads(pickle.dumps(built)) == made  # noqa: S301
