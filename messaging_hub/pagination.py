@@ -260,7 +260,7 @@ async def unique(
             yield item
 
 
-async def offset_pages(
+def offset_pages(
     fetch: Callable[[int, int], Awaitable[Sequence[T]]],
     *,
     page_size: int,
@@ -275,7 +275,8 @@ async def offset_pages(
     is still wanted); stopping at ``limit`` is the consumer's job (see
     :func:`take`), so repeats dropped here (new items shifted an offset
     while we read) are made up by reading on. A server that ignores the
-    offset ends the walk with :class:`PagingStalled`.
+    offset ends the walk with :class:`PagingStalled`. (The walk itself is
+    handed out: no generator in between per item.)
     """
     remaining = limit
 
@@ -288,9 +289,4 @@ async def offset_pages(
         # A bare array says nothing else: a page shorter than asked is the last.
         return items, (offset + len(items) if items and len(items) >= size else None)
 
-    walk = walk_pages(page, first=0, key=key, provider=provider, what=what)
-    try:
-        async for item in walk:
-            yield item
-    finally:
-        await walk.aclose()
+    return walk_pages(page, first=0, key=key, provider=provider, what=what)

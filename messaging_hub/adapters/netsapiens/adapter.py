@@ -37,7 +37,7 @@ from ...models import (
     Session,
     build_message,
 )
-from ...pagination import PAGES_REMEMBERED, PageProgress, RecentKeys, offset_pages
+from ...pagination import offset_pages
 from ...phones import options_phone, options_region
 from ...secret import Secret
 from ...transport import AuthStrategy, BearerToken, OAuth2
@@ -425,47 +425,30 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     # -- history --------------------------------------------------------------
     def _history(self, session_id: str, *, limit: int | None, **_: Any) -> AsyncIterator[Message]:
         check_session_id(session_id)
-        return self._walk_messages(session_id, limit)
-
-    async def _walk_messages(self, session_id: str, limit: int | None) -> AsyncIterator[Message]:
-        """The session's messages, each once: what ``offset_pages`` does (the
-        same requests, de-dup window and progress check), in one generator
-        that maps JSON records straight to :class:`Message`."""
-        remaining = limit
-        recent: RecentKeys[Message] = RecentKeys(PAGES_REMEMBERED)
-        progress = PageProgress(provider=PROVIDER, what=f"messages of session {session_id}")
         from_record = self._message_from_record
-        offset = 0
-        while True:
-            size = PAGE_SIZE if remaining is None or remaining <= 0 else min(PAGE_SIZE, remaining)
+
+        async def page(offset: int, size: int) -> list[Message]:
+            # JSON records straight to Message, one pass per page.
             records = await self.native._message_records(session_id, limit=size, start=offset)
-            if remaining is not None:
-                remaining -= len(records)
-            # A bare array says nothing else: a page shorter than asked is the last.
-            following = offset + len(records) if records and len(records) >= size else None
             if records and type(records[0]) is dict:
-                page = [from_record(r, session_id) for r in records]
-            else:
-                page = [self.to_message(cast(wire.Message, r), session_id) for r in records]
-            fresh = recent.admit(page, _message_id)
-            for message in fresh:
-                yield message
-            if following is None:
-                return
-            progress.advance(offset, following)
-            progress.check(len(fresh))
-            offset = following
+                return [from_record(r, session_id) for r in records]
+            return [self.to_message(cast(wire.Message, r), session_id) for r in records]
+
+        return offset_pages(
+            page,
+            page_size=PAGE_SIZE,
+            limit=limit,
+            key=_message_id,
+            provider=PROVIDER,
+            what=f"messages of session {session_id}",
+        )
 
     def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
         """:meth:`to_message` of the record's wire ``Message``, read from the
         JSON record itself (``raw`` becomes the wire object when read)."""
         get = item.get
-        from_number = get("from-number")
-        if from_number is not None and type(from_number) is not str:
-            from_number = wire_loose_str(from_number)
-        from_user_id = get("from-user-id")
-        if from_user_id is not None and type(from_user_id) is not str:
-            from_user_id = wire_str(from_user_id)
+        from_number = wire_loose_str(get("from-number"))
+        from_user_id = wire_str(get("from-user-id"))
         sender: Address | None = None
         if from_number:
             sender = _party(from_number)
@@ -478,9 +461,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         if type(message_id) is not str:
             message_id = wire.loose_str(message_id)
         attachments: tuple[Attachment, ...] = ()
-        media_type = get("media-type")
-        if media_type is not None and type(media_type) is not str:
-            media_type = wire_str(media_type)
+        media_type = wire_str(get("media-type"))
         if media_type:
             size = get("media-size")
             attachments = (
@@ -498,15 +479,9 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             way = Direction.OUTBOUND
         else:
             way = self._direction_of(from_user_id)
-        status = get("status")
-        if status is not None and type(status) is not str:
-            status = wire_str(status)
-        kind = get("type")
-        if kind is not None and type(kind) is not str:
-            kind = wire_str(kind)
-        text = get("text")
-        if text is not None and type(text) is not str:
-            text = wire_loose_str(text)
+        status = wire_str(get("status"))
+        kind = wire_str(get("type"))
+        text = wire_loose_str(get("text"))
         # All fields in Message's order, filled straight into the slots:
         # built once per message of a history walk.
         return build_message(
