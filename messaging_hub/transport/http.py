@@ -116,10 +116,17 @@ class Timeouts:
     read: float | None = 30.0
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        """The equivalent ``aiohttp.ClientTimeout``."""
-        return aiohttp.ClientTimeout(
-            total=self.total, sock_connect=self.connect, sock_read=self.read
-        )
+        """The equivalent ``aiohttp.ClientTimeout``.
+
+        A read limit no shorter than the total limit can never be the one
+        that expires first (the total counts from the start, the read limit
+        from a later moment), so it is left out: aiohttp then does not re-arm
+        a timer on every chunk received.
+        """
+        read = self.read
+        if read is not None and self.total is not None and read >= self.total:
+            read = None
+        return aiohttp.ClientTimeout(total=self.total, sock_connect=self.connect, sock_read=read)
 
 
 @attrs.frozen
@@ -358,7 +365,7 @@ class Transport:
         # Built once: passed with every request, so a caller's session gets
         # the same timeouts, TLS and proxy settings as the library's own.
         self._request_options: dict[str, Any] = {
-            "timeout": _request_timeout(self.timeouts),
+            "timeout": self.timeouts.to_aiohttp(),
             "ssl": ssl,
             "allow_redirects": False,
             "auto_decompress": False,
@@ -1134,22 +1141,6 @@ class _TransportFailure(Exception):
         self.retryable = retryable
         self.__cause__ = cause
         self.__suppress_context__ = True
-
-
-def _request_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    """``timeouts`` for a whole request (answer and body read at once).
-
-    A read limit no shorter than the total limit can never be the one that
-    expires first (the total counts from the start, the read limit from a
-    later moment), so it is left out: aiohttp then does not re-arm a timer
-    on every chunk received.
-    """
-    read = timeouts.read
-    if read is not None and timeouts.total is not None and read >= timeouts.total:
-        read = None
-    return aiohttp.ClientTimeout(
-        total=timeouts.total, sock_connect=timeouts.connect, sock_read=read
-    )
 
 
 def _chained(error: errors.MessagingError, cause: BaseException | None) -> errors.MessagingError:
