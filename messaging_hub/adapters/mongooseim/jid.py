@@ -12,6 +12,7 @@ always with users, so the localpart is required here.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -89,22 +90,12 @@ def _check_domain(domain: str, text: object, field: str) -> None:
             raise _fail(text, "a domain label starts or ends with '-'", field)
 
 
-# JIDs parsed lately (a client writes to the same few peers over and over);
-# a Jid is immutable, so one object serves every parse. Bounded: cleared when full.
-_PARSED: dict[tuple[str, bool], Jid] = {}
-_PARSED_MAX = 1024
-
-
 def parse_jid(text: object, *, field: str = "to", allow_resource: bool = True) -> Jid:
     """Parse and validate ``text`` as ``local@domain[/resource]`` or raise InvalidRequest."""
     if type(text) is str:
-        jid = _PARSED.get((text, allow_resource))
-        if jid is None:
-            jid = _parse(text, field, allow_resource)
-            if len(_PARSED) >= _PARSED_MAX:
-                _PARSED.clear()
-            _PARSED[text, allow_resource] = jid
-        return jid
+        # A client writes to the same few peers over and over; a Jid is
+        # immutable, so one object serves every parse (refusals are not kept).
+        return _parse_cached(text, field, allow_resource)
     return _parse(text, field, allow_resource)
 
 
@@ -134,3 +125,6 @@ def _parse(text: object, field: str, allow_resource: bool) -> Jid:
         if _CONTROL.search(resource):
             raise _fail(text, "the resource holds a control character", field)
     return Jid(local, domain, resource or None)
+
+
+_parse_cached = functools.lru_cache(maxsize=1024)(_parse)

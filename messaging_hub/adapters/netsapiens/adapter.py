@@ -10,6 +10,7 @@ are read in the configured ``timezone`` and returned in UTC.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -150,24 +151,13 @@ def _wire_number(address: Address) -> str:
     return address.value.lstrip("+")
 
 
-# Addresses met in listings, by their wire spelling: a conversation names
-# the same few parties on every message (addresses are immutable, so one
-# object serves them all). Bounded: cleared when full.
-_PARTY_CACHE: dict[str, Address] = {}
-_PARTIES_CACHE: dict[str, tuple[Address, ...]] = {}
 _CACHE_SIZE = 512
 
 
+# Cached by wire spelling: a conversation names the same few parties on
+# every message (addresses are immutable, so one object serves them all).
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _party(value: str) -> Address:
-    address = _PARTY_CACHE.get(value)
-    if address is None:
-        if len(_PARTY_CACHE) >= _CACHE_SIZE:
-            _PARTY_CACHE.clear()
-        address = _PARTY_CACHE[value] = _read_party(value)
-    return address
-
-
-def _read_party(value: str) -> Address:
     value = value.strip()
     if "@" in value:
         return Address(value, AddressKind.USER)
@@ -181,14 +171,12 @@ def _read_party(value: str) -> Address:
 
 
 def _parties(value: str | None) -> tuple[Address, ...]:
-    if not value:
-        return ()
-    parties = _PARTIES_CACHE.get(value)
-    if parties is None:
-        if len(_PARTIES_CACHE) >= _CACHE_SIZE:
-            _PARTIES_CACHE.clear()
-        parties = _PARTIES_CACHE[value] = tuple(_party(v) for v in value.split(",") if v.strip())
-    return parties
+    return _party_list(value) if value else ()
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _party_list(value: str) -> tuple[Address, ...]:
+    return tuple(_party(v) for v in value.split(",") if v.strip())
 
 
 def _message_id(message: Message) -> str:
