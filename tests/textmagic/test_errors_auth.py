@@ -152,6 +152,24 @@ async def test_requests_are_paced_client_side() -> None:
         assert len(fake.requests) == 30
 
 
+async def test_pacing_can_be_switched_off() -> None:
+    # The same burst as above, pacing off: nothing holds the 30 back.
+    async with FakeTextMagic(rate_limit_per_second=None) as fake:
+        client = _connect(fake, requests_per_second=20, rate_limiting=False)
+        async with client, anyio.create_task_group() as tg:
+            for _ in range(30):
+                tg.start_soon(client.native.ping)
+            await anyio.sleep(0.5)
+            assert len(fake.requests) == 30
+
+
+async def test_without_pacing_a_429_is_still_retried(fake: FakeTextMagic) -> None:
+    fake.fail(status=429, body='{"code": 429, "message": "slow down"}', times=1)
+    async with _connect(fake, rate_limiting=False, max_attempts=2) as client:
+        await client.native.ping()
+    assert len(fake.requests) == 2
+
+
 async def test_default_pacing_keeps_a_burst_under_the_servers_limit(fake: FakeTextMagic) -> None:
     # The fake answers 429 above 50 requests per second, counted as they
     # arrive. The client paces itself to 50/s with a margin for network

@@ -175,6 +175,10 @@ class TextMagicOptions(TransportOptions):
     """``headers`` (X-TM-Username / X-TM-Key) or ``basic`` (HTTP Basic)."""
     requests_per_second: int = attrs.field(default=50, validator=attrs.validators.ge(1))
     """Client-side pacing; TextMagic answers 429 above 50 requests per second."""
+    rate_limiting: bool = True
+    """``False`` turns client-side pacing off (for a deployment that paces
+    elsewhere, e.g. a gateway in front of several clients): the server's
+    429s are still retried with backoff."""
     throttle_pause: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     """Seconds every request waits after a 429 without ``Retry-After``."""
 
@@ -248,6 +252,17 @@ def _time(value: str | None) -> datetime | None:
         return None
 
 
+def _pause_on_429(limiter: SharedLimiter, pause: float) -> Callable[[Response, str | None], None]:
+    """The response hook: TextMagic documents no Retry-After, so a 429
+    without one holds every request of the account for ``pause`` seconds."""
+
+    def on_response(response: Response, _: str | None) -> None:
+        if response.status == 429 and "Retry-After" not in response.headers:
+            limiter.pause_for(pause)
+
+    return on_response
+
+
 class TextMagicAdapter(Adapter[TextMagicAPI]):
     """TextMagic REST v2 message sessions behind the unified interface."""
 
@@ -279,18 +294,13 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         """Build the adapter from ``connect()`` options."""
         opts = structure_options(TextMagicOptions, options, provider=PROVIDER)
         account = opts.account_key(PROVIDER, opts.base_url, opts.username, opts.api_key)
-        limiter: SharedLimiter = (
-            RateLimiter(opts.requests_per_second, PACING_WINDOW)
-            if opts.state is None
-            else opts.state.limiter(account, opts.requests_per_second, PACING_WINDOW)
-        )
-        pause = opts.throttle_pause
-
-        def on_response(response: Response, _: str | None) -> None:
-            # No Retry-After is documented: hold every request for a window.
-            if response.status == 429 and "Retry-After" not in response.headers:
-                limiter.pause_for(pause)
-
+        limiter: SharedLimiter | None = None
+        if opts.rate_limiting:
+            limiter = (
+                RateLimiter(opts.requests_per_second, PACING_WINDOW)
+                if opts.state is None
+                else opts.state.limiter(account, opts.requests_per_second, PACING_WINDOW)
+            )
         transport = opts.make_transport(
             provider=PROVIDER,
             base_url=opts.base_url,
@@ -298,7 +308,7 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             session=session,
             rate_limiter=limiter,
             error_parser=parse_error,
-            on_response=on_response,
+            on_response=None if limiter is None else _pause_on_429(limiter, opts.throttle_pause),
         )
         adapter = cls(TextMagicAPI(transport), opts)
         adapter._use_state(opts.state, account, idempotency_ttl=opts.idempotency_ttl)
