@@ -8,15 +8,32 @@ with the cap applied to what comes out (a gzip bomb stops at the cap
 instead of expanding in one call). JSON decoding turns every failure,
 including ``RecursionError`` from absurdly nested documents, into
 ``None`` or :class:`~messaging_hub.errors.MalformedResponse`.
+
+With the ``fast`` extra installed, JSON is decoded by msgspec (about twice
+as fast as the standard library on a history page); whatever msgspec
+refuses (``NaN``, a byte order mark, lone surrogates, numbers too large
+for a float, deep nesting) is decoded by :mod:`json` as before, so the
+results are the same either way.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
+_fast_decode: Callable[[bytes | str], Any] | None
+_FAST_REFUSALS: tuple[type[Exception], ...] = (RecursionError,)
+try:
+    import msgspec
+except ImportError:  # the ``fast`` extra is not installed
+    _fast_decode = None
+else:
+    _fast_decode = msgspec.json.decode
+    _FAST_REFUSALS += (msgspec.DecodeError,)
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -125,6 +142,16 @@ _OPENERS = (b"{", b"[")
 
 def loads(body: bytes | str) -> Any:
     """``json.loads`` that raises only ``ValueError`` (nesting too deep included)."""
+    if _fast_decode is not None:
+        try:
+            return _fast_decode(body)
+        except _FAST_REFUSALS:
+            pass  # decided by json below: the same result or error as without msgspec
+    return _standard_loads(body)
+
+
+def _standard_loads(body: bytes | str) -> Any:
+    """:func:`loads` with the standard library's decoder only."""
     try:
         if type(body) is bytes and body[:1] in _OPENERS and body[1:2] != b"\x00":
             # What json.loads does with such bytes (no BOM, no UTF-16/32

@@ -20,7 +20,7 @@ from .wire import (
     MessageSend,
     MessageSession,
     converter,
-    message_record_ok,
+    message_records_ok,
     plain_accepted,
 )
 
@@ -216,7 +216,7 @@ class NetSapiensAPI:
             params={"limit": _limit(limit), "start": _start(start)},
         )
         data = response.json()
-        if type(data) is list and all(message_record_ok(item) for item in data):
+        if type(data) is list and message_records_ok(data):
             return data
         return response.decode(converter, list[Message])
 

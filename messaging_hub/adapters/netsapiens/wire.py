@@ -254,16 +254,18 @@ def loose_int(value: Any) -> int:
     return _loose_int(value, None)
 
 
-def message_record_ok(item: Any) -> bool:
-    """Whether the converter reads ``item`` as a :class:`Message` without error."""
-    if type(item) is not dict or "id" not in item:
-        return False
-    size = item.get("media-size")
-    if size is not None:
-        try:
-            _loose_int(size, None)
-        except ValueError:
+def message_records_ok(items: list[Any]) -> bool:
+    """Whether the converter reads every one of ``items`` as a :class:`Message`
+    without error (one loop over the page, no call per record)."""
+    for item in items:
+        if type(item) is not dict or "id" not in item:
             return False
+        size = item.get("media-size")
+        if size is not None and type(size) is not int:
+            try:
+                _loose_int(size, None)
+            except ValueError:
+                return False
     return True
 
 
@@ -281,5 +283,5 @@ def plain_accepted(data: Any) -> Accepted | None:
 
 
 def structure_message(item: Any) -> Message:
-    """``item`` (a record :func:`message_record_ok` accepted) as a :class:`Message`."""
+    """``item`` (a record :func:`message_records_ok` accepted) as a :class:`Message`."""
     return converter.structure(item, Message)
