@@ -33,6 +33,7 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
+from itertools import repeat
 from typing import Generic, TypeVar
 
 from .errors import PagingStalled
@@ -122,9 +123,18 @@ class RecentKeys(Generic[T]):
     def _admit_once(self, items: list[T], key: Callable[[T], Hashable]) -> list[T]:
         """:meth:`admit` for keys that are never repeated (each counted once)."""
         counts = self._counts
+        order = self._order
+        keys = list(map(key, items))
+        on_page: set[Hashable] = set(keys)
+        if len(on_page) == len(keys) and on_page.isdisjoint(counts):
+            # The usual page, all new: remembered without a loop per item.
+            order.extend(keys)
+            dict.update(counts, dict.fromkeys(keys, 1))
+            self._forget_oldest()
+            return items
         fresh: list[T] = []
         taken: list[Hashable] = []
-        on_page: set[Hashable] = set()
+        on_page = set()
         for item in items:
             k = key(item)
             if k in counts or k in on_page:
@@ -132,14 +142,20 @@ class RecentKeys(Generic[T]):
             on_page.add(k)
             fresh.append(item)
             taken.append(k)
-        order = self._order
         order.extend(taken)
         for k in taken:
             counts[k] = 1  # new to the window: its count was 0
-        pop = dict.pop
-        for _ in range(len(order) - self._capacity):
-            pop(counts, order.popleft(), None)
+        self._forget_oldest()
         return fresh
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest keys beyond capacity (each is in the window once)."""
+        order = self._order
+        excess = len(order) - self._capacity
+        if excess > 0:
+            popleft = order.popleft
+            old = [popleft() for _ in range(excess)]
+            deque(map(self._counts.pop, old, repeat(None)), maxlen=0)
 
 
 def stalled(provider: str | None, what: str, reason: str) -> PagingStalled:

@@ -465,6 +465,11 @@ class Transport:
     # -- URLs ----------------------------------------------------------------
     def url(self, path_or_url: str) -> URL:
         """The absolute URL for ``path_or_url`` (an encoded path or an allowed URL)."""
+        return self._url_and_text(path_or_url)[0]
+
+    def _url_and_text(self, path_or_url: str) -> tuple[URL, str | None]:
+        """:meth:`url`, and the URL as text when it was built from it here
+        (``None``: spell the URL itself)."""
         if _has_control(path_or_url):
             raise errors.InvalidRequest(
                 "a URL must not contain control characters or spaces", provider=self.provider
@@ -486,14 +491,15 @@ class Transport:
                     f"refusing to send credentials to {origin}: not an allowed host",
                     provider=self.provider,
                 )
-            return url
+            return url, None
         if not path_or_url.startswith("/"):
             path_or_url = "/" + path_or_url
         base_url, base = self._base
         if base_url is not self.base_url:  # replaced since: spell the new one
             base = str(self.base_url)
             self._base = (self.base_url, base)
-        return URL(base + path_or_url, encoded=True)
+        text = base + path_or_url
+        return URL(text, encoded=True), text
 
     # -- WebSockets ------------------------------------------------------------
     async def ws_connect(self, url: URL, **options: Any) -> aiohttp.ClientWebSocketResponse:
@@ -594,9 +600,9 @@ class Transport:
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT
-        url = self.url(path)
+        url, spelled = self._url_and_text(path)
         if params:
-            url = url.update_query(_query(params))
+            url, spelled = url.update_query(_query(params)), None
         reauthenticated = False
         maybe_applied = False
         attempt = 0
@@ -627,7 +633,7 @@ class Transport:
             retryable = True
             try:
                 response = await self._send(
-                    method, url, sent_headers, json_body, body, idempotent, ok_statuses
+                    method, url, spelled, sent_headers, json_body, body, idempotent, ok_statuses
                 )
             except _TransportFailure as failure:
                 outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
@@ -720,6 +726,7 @@ class Transport:
         self,
         method: str,
         url: URL,
+        spelled: str | None,
         headers: CIMultiDict[str],
         json_body: Any,
         data: Any,
@@ -727,14 +734,22 @@ class Transport:
         ok_statuses: frozenset[int] | None,
     ) -> Response:
         session = self._get_session()
-        started = time.perf_counter()
+        timed = log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if timed else 0.0
         self.requests_sent += 1
-        spelled = str(url)
+        if spelled is None:
+            spelled = str(url)
         failure: _TransportFailure | None = None
         try:
-            async with session.request(
-                method, url, json=json_body, data=data, **self._options(url, headers)
-            ) as resp:
+            if self._proxy_auth is None:  # the fixed options as they are: no copy
+                request = session.request(
+                    method, url, json=json_body, data=data, headers=headers, **self._request_options
+                )
+            else:
+                request = session.request(
+                    method, url, json=json_body, data=data, **self._options(url, headers)
+                )
+            async with request as resp:
                 if not idempotent:
                     answered = _writes_answered.get()
                     if answered is not None:
@@ -770,7 +785,7 @@ class Transport:
             # args can hold the request's headers and proxy credentials)
             # must not ride along as __context__.
             raise failure
-        if log.isEnabledFor(logging.DEBUG):
+        if timed:
             log.debug(
                 "%s %s %s -> %d in %.1f ms",
                 self.provider,

@@ -11,8 +11,9 @@ are read in the configured ``timezone`` and returned in UTC.
 from __future__ import annotations
 
 import functools
+import operator
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Self, cast
 from zoneinfo import ZoneInfo
@@ -179,8 +180,7 @@ def _party_list(value: str) -> tuple[Address, ...]:
     return tuple(_party(v) for v in value.split(",") if v.strip())
 
 
-def _message_id(message: Message) -> str:
-    return message.id
+_message_id: Callable[[Message], str] = operator.attrgetter("id")
 
 
 _KINDS = {
@@ -434,22 +434,34 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
         """:meth:`to_message` of the record's wire ``Message``, read from the
         JSON record itself (``raw`` becomes the wire object when read)."""
+        # Run once per message of a history walk: the usual str/None values
+        # are taken as they are, only other types go through wire_str /
+        # wire_loose_str (which read them as the converter does).
         get = item.get
-        from_number = wire_loose_str(get("from-number"))
-        from_user_id = wire_str(get("from-user-id"))
+        from_number = get("from-number")
+        if from_number is not None and type(from_number) is not str:
+            from_number = wire_loose_str(from_number)
+        from_user_id = get("from-user-id")
+        if from_user_id is not None and type(from_user_id) is not str:
+            from_user_id = wire_str(from_user_id)
         sender: Address | None = None
         if from_number:
             sender = _party(from_number)
         elif from_user_id:
             sender = _party(from_user_id)
-        recipients = _parties(wire_str(get("terminating-user-id"))) or _parties(
+        to_user = get("terminating-user-id")
+        if to_user is not None and type(to_user) is not str:
+            to_user = wire_str(to_user)
+        recipients = _parties(to_user) or _parties(
             wire_loose_str(get("terminating-number")) or wire_loose_str(get("dialed"))
         )
         message_id = item["id"]
         if type(message_id) is not str:
             message_id = wire.loose_str(message_id)
         attachments: tuple[Attachment, ...] = ()
-        media_type = wire_str(get("media-type"))
+        media_type = get("media-type")
+        if media_type is not None and type(media_type) is not str:
+            media_type = wire_str(media_type)
         if media_type:
             size = get("media-size")
             attachments = (
@@ -467,14 +479,22 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             way = Direction.OUTBOUND
         else:
             way = self._direction_of(from_user_id)
-        status = wire_str(get("status"))
-        kind = wire_str(get("type"))
-        text = wire_loose_str(get("text"))
-        # All fields in Message's order, filled straight into the slots:
-        # built once per message of a history walk.
+        status = get("status")
+        if status is not None and type(status) is not str:
+            status = wire_str(status)
+        kind = get("type")
+        if kind is not None and type(kind) is not str:
+            kind = wire_str(kind)
+        text = get("text")
+        if text is not None and type(text) is not str:
+            text = wire_loose_str(text)
+        session = get("messagesession-id")
+        if session is not None and type(session) is not str:
+            session = wire_str(session)
+        # All fields in Message's order, filled straight into the slots.
         return build_message(
             message_id,
-            wire_str(get("messagesession-id")) or session_id or "",
+            session or session_id or "",
             PROVIDER,
             self._record_time(get("timestamp")),
             way,
