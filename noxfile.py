@@ -52,8 +52,10 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks and write benchmarks/results.md (the only writer of it)."""
     # The MongooseIM fake serves GraphQL via graphql-core; the shared-state
-    # scenario needs redis-py (and a redis-server binary, else it is skipped).
-    session.install("-e", ".[testing,redis]")
+    # scenario needs redis-py (and a redis-server binary, else it is skipped);
+    # the SDK scenario measures the official RingCentral SDK, pinned so the
+    # figures compare one version (its note names the version it ran).
+    session.install("-e", ".[testing,redis]", "ringcentral==0.9.2")
     session.run("python", "benchmarks/run.py", "--write", *session.posargs)
 
 

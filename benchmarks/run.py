@@ -25,7 +25,12 @@ Scenarios:
   without and with an ``idempotency_key``, against the default in-process
   state: wall time per send one at a time, client CPU per send and
   throughput with 64 in flight. It starts its own ``redis-server`` (skipped
-  when none is installed, or redis-py is missing).
+  when none is installed, or redis-py is missing);
+* RingCentral SDK vs library: the official RingCentral Python SDK
+  (``ringcentral``, synchronous, requests-based) and the library sending the
+  same SMS to the same fake, one at a time and 64 in flight (the SDK from 64
+  threads): throughput, the library/SDK throughput ratio and client CPU per
+  send (skipped when ``ringcentral`` is not installed).
 
     python benchmarks/run.py [--quick] [--write]
 
@@ -38,6 +43,8 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
+import importlib
+import importlib.metadata
 import importlib.util
 import json
 import multiprocessing as mp
@@ -48,6 +55,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -66,6 +74,9 @@ IN_FLIGHT = 64
 HISTORY_SIZES = (2_000, 20_000, 100_000)
 FIRST_CALL_ROUNDS = 3
 SHARED_TARGET: Target = ("textmagic", None)
+SDK_PACKAGE = "ringcentral"  # the official RingCentral Python SDK
+SDK_SMS_PATH = "/restapi/v1.0/account/~/extension/~/sms"
+PARTS = ("sends", "history", "first-calls", "shared-state", "ringcentral-sdk")
 
 Row = list[str]
 # (provider, MongooseIM api or None)
@@ -579,6 +590,100 @@ async def _shared_state(
     return rows
 
 
+# -- the official RingCentral SDK ------------------------------------------------
+def _sdk_skip() -> str | None:
+    """Why the SDK scenario cannot run here, or None."""
+    if importlib.util.find_spec(SDK_PACKAGE) is None:
+        return f"the RingCentral SDK is not installed (pip install {SDK_PACKAGE})"
+    return None
+
+
+def _sdk_platform(config: dict[str, Any]) -> Any:
+    """The SDK's ``Platform``, logged in with the fake's JWT.
+
+    The SDK has no type hints: it stays ``Any`` from here on.
+    """
+    sdk: Any = importlib.import_module(SDK_PACKAGE)
+    rc = sdk.SDK(config["client_id"], config["client_secret"], config["base_url"]).platform()
+    rc.login(jwt=config["jwt"])
+    return rc
+
+
+async def _sdk_vs_library(
+    config: dict[str, Any], n: int, one_by_one: int, rounds: int
+) -> list[Row]:
+    rc = _sdk_platform(config)
+    body = {
+        "from": {"phoneNumber": config["from_number"]},
+        "to": [{"phoneNumber": _PEERS["ringcentral"]}],
+        "text": "hello",
+    }
+    outgoing = mh.Outgoing(to=[_PEERS["ringcentral"]], text="hello")
+
+    def sdk_send() -> None:
+        # Raises on an error status; the answer is decoded, as the library does.
+        rc.post(SDK_SMS_PATH, body).json_dict()
+
+    def sdk_sequential() -> None:
+        for _ in range(one_by_one):
+            sdk_send()
+
+    # One logged-in SDK shared by the threads: it makes a new requests
+    # Session for every request, so nothing but the token is shared.
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+
+        def sdk_concurrent() -> None:
+            left = iter(range(n))  # like _in_flight: each thread takes the next send
+
+            def worker() -> None:
+                for _ in left:
+                    sdk_send()
+
+            for future in [pool.submit(worker) for _ in range(IN_FLIGHT)]:
+                future.result()
+
+        async with mh.connect(_library_options("ringcentral", config)) as client:
+
+            async def lib_one() -> None:
+                for _ in range(one_by_one):
+                    await client.send(outgoing)
+
+            async def lib_par() -> None:
+                await _in_flight(n, lambda: client.send(outgoing))
+
+            async def sdk_one() -> None:
+                await anyio.to_thread.run_sync(sdk_sequential)
+
+            async def sdk_par() -> None:
+                await anyio.to_thread.run_sync(sdk_concurrent)
+
+            # Warm up: the library's pool and token, the SDK's 64 threads.
+            for run in (lib_par, sdk_par, lib_one, sdk_one):
+                await run()
+            one_s = await _alternating([lib_one, sdk_one], rounds)
+            par_s = await _alternating([lib_par, sdk_par], rounds)
+
+    rows = []
+    for mode, count, (lib_s, sdk_s) in (
+        ("1 at a time", one_by_one, one_s),
+        (f"{IN_FLIGHT} in flight", n, par_s),
+    ):
+        pairs = list(zip(lib_s, sdk_s, strict=True))
+        rows.append(
+            [
+                mode,
+                str(count),
+                _spread([count / s.wall for s in lib_s], "{:.0f}"),
+                _spread([count / s.wall for s in sdk_s], "{:.0f}"),
+                _spread([s.wall / lb.wall for lb, s in pairs], "{:.2f}"),
+                _spread([s.cpu / count * 1e6 for s in lib_s]),
+                _spread([s.cpu / count * 1e6 for s in sdk_s]),
+                _spread([s.cpu / lb.cpu for lb, s in pairs], "{:.2f}"),
+            ]
+        )
+    return rows
+
+
 # -- the report ------------------------------------------------------------------
 def _table(header: Row, rows: list[Row]) -> tuple[str, str]:
     """The table as aligned text and as Markdown."""
@@ -599,15 +704,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per scenario (>= 5)")
     parser.add_argument(
         "--only",
-        choices=("sends", "history", "first-calls", "shared-state"),
+        choices=PARTS,
         action="append",
         help="run only these parts (repeatable)",
     )
     args = parser.parse_args(argv)
     n, sizes, rounds = (200, (2_000, 5_000), 3) if args.quick else (2_000, HISTORY_SIZES, 7)
-    one_by_one = n // 4  # shared state: sends made one at a time per round
+    one_by_one = n // 4  # shared state, SDK: sends made one at a time per round
     rounds = args.rounds or rounds
-    parts = set(args.only or ("sends", "history", "first-calls", "shared-state"))
+    parts = set(args.only or PARTS)
     sections: list[tuple[str, str, Row, list[Row]]] = []
 
     if "sends" in parts:
@@ -713,6 +818,44 @@ def main(argv: list[str] | None = None) -> int:
                         "/default",
                         "sends/s",
                         "/default",
+                    ],
+                    rows,
+                )
+            )
+
+    if "ringcentral-sdk" in parts:
+        title = "RingCentral SDK vs library"
+        skipped = _sdk_skip()
+        if skipped is not None:
+            sections.append((title, f"Skipped: {skipped}.", [], []))
+        else:
+            with _Server(("ringcentral", None)) as (config, _):
+                rows = anyio.run(_sdk_vs_library, config, n, one_by_one, rounds)
+            version = importlib.metadata.version(SDK_PACKAGE)
+            sections.append(
+                (
+                    title,
+                    f"The official RingCentral Python SDK (`{SDK_PACKAGE}` {version}: "
+                    "synchronous, on requests) and the library sending the same SMS to the "
+                    "same fake (client-side pacing off), both logged in with the JWT before "
+                    "the clock starts. One at a time: the SDK's calls in a loop in one worker "
+                    "thread, the library awaiting each send. "
+                    f"{IN_FLIGHT} in flight: one logged-in SDK shared by {IN_FLIGHT} threads "
+                    f"against the library's {IN_FLIGHT} tasks on {IN_FLIGHT} pooled "
+                    "connections. The SDK makes a new requests Session, so a new "
+                    "connection, for every request. Sends/s: sends per second of wall time; "
+                    "library/SDK: the library's throughput over the SDK's in the same round "
+                    "(higher: the library is faster). CPU: client process time per send "
+                    "(µs, all threads); SDK/library: the SDK's CPU over the library's.",
+                    [
+                        "sends",
+                        "per round",
+                        "library sends/s",
+                        "SDK sends/s",
+                        "library/SDK sends/s",
+                        "library CPU µs/send",
+                        "SDK CPU µs/send",
+                        "SDK/library CPU",
                     ],
                     rows,
                 )
