@@ -13,7 +13,9 @@ With the ``fast`` extra installed, JSON is decoded by msgspec (about twice
 as fast as the standard library on a history page); whatever msgspec
 refuses (``NaN``, a byte order mark, lone surrogates, numbers too large
 for a float, deep nesting) is decoded by :mod:`json` as before, so the
-results are the same either way.
+results are the same either way. Request bodies are then written by
+msgspec too (compact UTF-8, where json.dumps escapes non-ASCII: the same
+JSON values).
 """
 
 from __future__ import annotations
@@ -26,19 +28,22 @@ from typing import Any
 import aiohttp
 
 _fast_decode: Callable[[bytes | str], Any] | None
+_fast_encode: Callable[[Any], bytes] | None
 _FAST_REFUSALS: tuple[type[Exception], ...] = (RecursionError,)
 try:
     import msgspec
 except ImportError:  # the ``fast`` extra is not installed
-    _fast_decode = None
+    _fast_decode = _fast_encode = None
 else:
     _fast_decode = msgspec.json.decode
+    _fast_encode = msgspec.json.encode
     _FAST_REFUSALS += (msgspec.DecodeError,)
 
 __all__ = [
     "ACCEPT_ENCODING",
     "BodyTooLarge",
     "UnreadableEncoding",
+    "encode_json",
     "loads",
     "loads_or_none",
     "max_depth_exceeded",
@@ -138,6 +143,18 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 _DECODER = json.JSONDecoder()  # what json.loads uses without arguments
 _OPENERS = (b"{", b"[")
+
+
+def encode_json(value: Any) -> bytes | None:
+    """``value`` as compact UTF-8 JSON bytes by msgspec, or ``None`` without
+    the ``fast`` extra or for what msgspec cannot write (the caller then lets
+    aiohttp's ``json.dumps`` write it, with its errors)."""
+    if _fast_encode is None:
+        return None
+    try:
+        return _fast_encode(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return None
 
 
 def loads(body: bytes | str) -> Any:

@@ -47,6 +47,7 @@ from .body import (
     ACCEPT_ENCODING,
     BodyTooLarge,
     UnreadableEncoding,
+    encode_json,
     loads,
     loads_or_none,
     read_capped,
@@ -377,6 +378,7 @@ class Transport:
         # while neither changes: aiohttp copies them, nothing writes to them.
         self._headers_for: tuple[dict[str, str], Mapping[str, str]] | None = None
         self._headers: CIMultiDict[str] = CIMultiDict()
+        self._typed: tuple[CIMultiDict[str], CIMultiDict[str]] | None = None
         self._base = (self.base_url, str(self.base_url))
 
     # -- lifecycle ---------------------------------------------------------
@@ -603,6 +605,8 @@ class Transport:
         url, spelled = self._url_and_text(path)
         if params:
             url, spelled = url.update_query(_query(params)), None
+        # Written once for every attempt (None: aiohttp writes it with json.dumps).
+        encoded = encode_json(json_body) if json_body is not None and data is None else None
         reauthenticated = False
         maybe_applied = False
         attempt = 0
@@ -626,6 +630,8 @@ class Transport:
             if headers:
                 sent_headers = CIMultiDict(sent_headers)
                 sent_headers.update(headers)
+            if encoded is not None and "Content-Type" not in sent_headers:
+                sent_headers = self._json_typed(sent_headers)
             body = data() if callable(data) else data
             outcome: _Outcome | None = None
             reason = ""
@@ -633,7 +639,15 @@ class Transport:
             retryable = True
             try:
                 response = await self._send(
-                    method, url, spelled, sent_headers, json_body, body, idempotent, ok_statuses
+                    method,
+                    url,
+                    spelled,
+                    sent_headers,
+                    json_body,
+                    body,
+                    encoded,
+                    idempotent,
+                    ok_statuses,
                 )
             except _TransportFailure as failure:
                 outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
@@ -722,6 +736,18 @@ class Transport:
             self._headers_for = (dict(self.default_headers), dict(credentials))
         return self._headers
 
+    def _json_typed(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
+        """``headers`` with ``Content-Type: application/json`` (what aiohttp
+        adds for ``json=``), kept while the cached headers are reused."""
+        typed = self._typed
+        if typed is not None and typed[0] is headers:
+            return typed[1]
+        with_type = CIMultiDict(headers)
+        with_type["Content-Type"] = "application/json"
+        if headers is self._headers:
+            self._typed = (headers, with_type)
+        return with_type
+
     async def _send(
         self,
         method: str,
@@ -730,6 +756,7 @@ class Transport:
         headers: CIMultiDict[str],
         json_body: Any,
         data: Any,
+        encoded: bytes | None,
         idempotent: bool,
         ok_statuses: frozenset[int] | None,
     ) -> Response:
@@ -740,14 +767,23 @@ class Transport:
         if spelled is None:
             spelled = str(url)
         failure: _TransportFailure | None = None
+        if encoded is not None:
+            json_arg, data_arg = None, encoded
+        else:
+            json_arg, data_arg = json_body, data
         try:
             if self._proxy_auth is None:  # the fixed options as they are: no copy
                 request = session.request(
-                    method, url, json=json_body, data=data, headers=headers, **self._request_options
+                    method,
+                    url,
+                    json=json_arg,
+                    data=data_arg,
+                    headers=headers,
+                    **self._request_options,
                 )
             else:
                 request = session.request(
-                    method, url, json=json_body, data=data, **self._options(url, headers)
+                    method, url, json=json_arg, data=data_arg, **self._options(url, headers)
                 )
             async with request as resp:
                 if not idempotent:

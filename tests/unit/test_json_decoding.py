@@ -65,3 +65,24 @@ def test_the_fast_decoder_is_used_when_installed() -> None:
         assert body._fast_decode is None
     else:
         assert body._fast_decode is msgspec.json.decode
+
+
+BODIES: list[Any] = [
+    {"type": "chat", "message": "héllo 👋", "destination": "1004"},
+    {"to": [{"phoneNumber": "+14155550123"}], "n": 2**70, "ok": True, "none": None},
+    [1, 2.5, "x"],
+]
+
+
+@pytest.mark.parametrize("value", BODIES)
+def test_request_bodies_encode_to_the_same_json_values(value: Any) -> None:
+    encoded = body.encode_json(value)
+    if body._fast_encode is None:
+        assert encoded is None  # aiohttp writes it with json.dumps
+    else:
+        assert encoded is not None
+        assert json.loads(encoded) == value
+
+
+def test_what_msgspec_cannot_write_is_left_to_json_dumps() -> None:
+    assert body.encode_json({"when": object()}) is None
