@@ -177,7 +177,14 @@ class Adapter(ABC, Generic[NativeT]):
             outgoing = outgoing.in_region(self.default_region, provider=self.provider)
         if outgoing.idempotency_key is not None:
             return await self._send_once(outgoing, outgoing.idempotency_key)
-        return await self._send_watched(outgoing)
+        # _send_watched's body, here: one coroutine less on every send.
+        with watch_writes() as answered:
+            try:
+                return await self._send(outgoing)
+            except MalformedResponse as exc:
+                if answered:
+                    exc.may_have_been_processed = True
+                raise
 
     async def _send_watched(self, outgoing: Outgoing) -> Receipt:
         with watch_writes() as answered:

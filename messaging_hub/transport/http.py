@@ -476,6 +476,12 @@ class Transport:
             raise errors.InvalidRequest(
                 "a URL must not contain control characters or spaces", provider=self.provider
             )
+        base_url, base = self._base
+        if base_url is not self.base_url:  # replaced since: spell the new one
+            base_url, base = self.base_url, str(self.base_url)
+            self._base = (base_url, base)
+        if path_or_url == base:  # e.g. a GraphQL endpoint: the base URL itself
+            return base_url, base
         if "://" in path_or_url or path_or_url.startswith("//"):
             try:
                 url = URL(path_or_url, encoded=True)
@@ -496,10 +502,6 @@ class Transport:
             return url, None
         if not path_or_url.startswith("/"):
             path_or_url = "/" + path_or_url
-        base_url, base = self._base
-        if base_url is not self.base_url:  # replaced since: spell the new one
-            base = str(self.base_url)
-            self._base = (self.base_url, base)
         text = base + path_or_url
         return URL(text, encoded=True), text
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ... import errors
 from ...errors import MalformedResponse
@@ -121,6 +121,11 @@ class GraphQLAPI:
             raise MalformedResponse(
                 f"data.stanza.{field} is null without an error", provider=PROVIDER, status=200
             )
+        if cls is SendStanzaPayload and type(value) is dict:
+            sent = value.get("id")
+            if sent is None or type(sent) is str:
+                # What the converter makes of the usual answer, without it.
+                return cast(T, SendStanzaPayload(sent))
         return decode(value, cls, 200)
 
     # -- user schema --------------------------------------------------------

@@ -92,6 +92,7 @@ from ...state.base import SharedLimiter
 from ...transport import AuthStrategy, BasicAuth, HeaderAuth, RateLimiter, Response
 from . import wire
 from .api import (
+    E164_DIGITS,
     MAX_PAGE_SIZE,
     REPLY_SESSION_PREFIX,
     STATUS_LETTERS,
@@ -100,7 +101,7 @@ from .api import (
     check_id,
     parse_error,
 )
-from .encoding import is_gsm, max_units, units
+from .encoding import MAX_UNICODE_UNITS, is_gsm, max_units, units
 
 if TYPE_CHECKING:
     from ...inbound.source import InboundSource
@@ -320,13 +321,14 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             raise UnsupportedOperation(f"{outgoing.kind.value} messages", provider=PROVIDER)
         phones = []
         for address in outgoing.to:
-            if address.kind is not AddressKind.PHONE:
+            number = address.value.lstrip("+")
+            if address.kind is not AddressKind.PHONE or not E164_DIGITS.match(number):
                 raise InvalidRequest(
                     f"{address.value!r}: TextMagic sends to phone numbers (E.164) only",
                     field="to",
                     provider=PROVIDER,
                 )
-            phones.append(address.value.lstrip("+"))
+            phones.append(number)
         self._check_text(outgoing.text)
         sender = self._sender(outgoing)
         root = (
@@ -338,12 +340,12 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             # after a 202 is this send's (sends to fewer numbers never wait).
             async with self._bulk_lock:
                 answer = await native._send_text(
-                    text=outgoing.text, phones=phones, from_=sender, reference_id=root
+                    text=outgoing.text, phones=",".join(phones), from_=sender, reference_id=root
                 )
                 bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         else:
             answer = await native._send_text(
-                text=outgoing.text, phones=phones, from_=sender, reference_id=root
+                text=outgoing.text, phones=",".join(phones), from_=sender, reference_id=root
             )
             if isinstance(answer, wire.SendMessageResponse) and answer.type != "bulk":
                 bulk = None  # a plain session (what _bulk_of says without a request)
@@ -460,6 +462,8 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         return _Bulk.of(max(matches, key=lambda b: b.id))
 
     def _check_text(self, text: str) -> None:
+        if len(text) <= MAX_UNICODE_UNITS // 2:
+            return  # at most 2 units a character: fits in either alphabet, no scan needed
         used, allowed = units(text), max_units(text)
         if used > allowed:
             alphabet = "GSM 03.38" if is_gsm(text) else "Unicode"

@@ -37,6 +37,7 @@ from .wire import (
 )
 
 __all__ = [
+    "E164_DIGITS",
     "MAX_PAGE_SIZE",
     "STATUS_LETTERS",
     "BulkAccepted",
@@ -62,7 +63,8 @@ INBOUND_ORDER_FIELDS = frozenset(
 """The ``statuses`` enum of the spec."""
 
 _ID = re.compile(r"^[0-9]{1,18}\Z")
-_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}\Z")
+E164_DIGITS = re.compile(r"^\+?[1-9][0-9]{6,14}\Z")
+"""A phone number as TextMagic takes it: E.164, the leading + optional."""
 
 T = TypeVar("T")
 
@@ -133,7 +135,7 @@ def _phones(value: str | Iterable[str] | None, local: bool | None) -> str | None
     if joined is None or local:
         return joined
     numbers = [n.lstrip("+") for n in joined.split(",")]
-    bad = [n for n in numbers if not _PHONE.match(n)]
+    bad = [n for n in numbers if not E164_DIGITS.match(n)]
     if bad:
         raise InvalidRequest(
             f"{bad[0]!r} is not an E.164 number (TextMagic takes no local formats)",
@@ -260,18 +262,12 @@ class TextMagicAPI:
         return await self._post_message(converter.unstructure(body))
 
     async def _send_text(
-        self, *, text: str, phones: list[str], from_: str | None, reference_id: int | None
+        self, *, text: str, phones: str, from_: str | None, reference_id: int | None
     ) -> SendMessageResponse | BulkAccepted:
         """:meth:`send_message` with only these arguments (what the adapter
-        sends): the same checks, request body and answer, built without the
-        converter's round trips."""
-        body: dict[str, Any] = {"text": text}
-        numbers = _phones(phones, None)
-        if numbers is None:
-            raise InvalidRequest(
-                "give phones, contacts or lists", field="phones", provider=PROVIDER
-            )
-        body["phones"] = numbers
+        sends), ``phones`` already joined and checked by the caller: the same
+        request body and answer, built without the converter's round trips."""
+        body: dict[str, Any] = {"text": text, "phones": phones}
         if reference_id is not None:
             body["referenceId"] = reference_id
         if from_ is not None:
