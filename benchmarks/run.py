@@ -249,13 +249,22 @@ _PEERS = {
 
 def _library_options(provider: str, config: dict[str, Any]) -> dict[str, Any]:
     options = dict(config)
-    if provider == "textmagic":
-        options["requests_per_second"] = 1_000_000  # measure the client, not its pacing
-    if provider == "ringcentral":
-        options["rate_limiting"] = False
+    if provider in ("textmagic", "ringcentral"):
+        options["rate_limiting"] = False  # measure the client, not its pacing
     # The same pool as the raw client: 64 sends in flight on 64 connections.
     options["pool_size"] = IN_FLIGHT
     return options
+
+
+def _json_codec() -> str:
+    """Which JSON codec the library used in this run."""
+    from importlib.metadata import version
+
+    from messaging_hub.transport import body
+
+    if body._fast_decode is None:
+        return "the standard library's json (the `fast` extra is not installed)"
+    return f"msgspec {version('msgspec')} (the `fast` extra)"
 
 
 # -- measuring -------------------------------------------------------------------
@@ -869,7 +878,8 @@ def main(argv: list[str] | None = None) -> int:
         "[lowest, highest] over the rounds. The raw clients do the same HTTP work without "
         "validation, typed models, retries or pacing (client-side pacing is switched off "
         "for the library too, so the client itself is measured; the shared-state "
-        "scenario, which compares the library with itself, keeps it on)."
+        "scenario, which compares the library with itself, keeps it on). JSON: "
+        f"{_json_codec()}."
     )
     md_parts = ["# Benchmark results", intro]
     for title, note, header, rows in sections:
