@@ -252,10 +252,13 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             )
         ids, raw = await self._backend.send(to, outgoing.text)
         if isinstance(self._backend, AdminRestBackend):
-            self._sent_to[to.key] = Jid(to.local, to.domain)
-            self._sent_to.move_to_end(to.key)
-            while len(self._sent_to) > REMEMBERED_RECIPIENTS:
-                self._sent_to.popitem(last=False)
+            sent_to = self._sent_to
+            if to.key in sent_to:
+                sent_to.move_to_end(to.key)
+            else:
+                sent_to[to.key] = Jid(to.local, to.domain)
+                while len(sent_to) > REMEMBERED_RECIPIENTS:
+                    sent_to.popitem(last=False)
         return Receipt(
             session_id=to.key,
             provider=PROVIDER,

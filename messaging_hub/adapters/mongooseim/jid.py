@@ -38,19 +38,21 @@ class Jid:
     local: str
     domain: str
     resource: str | None = None
+    # Spelled once (a JID is immutable and read on every send and history row).
+    bare: str = attrs.field(init=False, eq=False, repr=False)
+    """``local@domain``."""
+    key: str = attrs.field(init=False, eq=False, repr=False)
+    """The bare JID lower-cased: how the server tells users apart."""
+    _text: str = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def bare(self) -> str:
-        """``local@domain``."""
-        return f"{self.local}@{self.domain}"
-
-    @property
-    def key(self) -> str:
-        """The bare JID lower-cased: how the server tells users apart."""
-        return self.bare.lower()
+    def __attrs_post_init__(self) -> None:
+        bare = f"{self.local}@{self.domain}"
+        object.__setattr__(self, "bare", bare)
+        object.__setattr__(self, "key", bare.lower())
+        object.__setattr__(self, "_text", f"{bare}/{self.resource}" if self.resource else bare)
 
     def __str__(self) -> str:
-        return f"{self.bare}/{self.resource}" if self.resource else self.bare
+        return self._text
 
 
 def _fail(text: object, why: str, field: str) -> InvalidRequest:
