@@ -454,7 +454,10 @@ class Adapter(ABC, Generic[NativeT]):
 
     def _require(self, capability: Capability, operation: str) -> None:
         self._ensure_open()
-        if capability not in self.capabilities:
+        # ``capability in self.capabilities`` by the flags' bits: Flag.__contains__
+        # is a Python-level call on every operation.
+        bits = capability._value_
+        if self.capabilities._value_ & bits != bits:
             raise UnsupportedOperation(operation, provider=self.provider)
 
     def _check_limit(self, limit: int | None) -> None:
