@@ -37,6 +37,7 @@ import aiohttp
 import anyio
 import attrs
 import cattrs
+from aiohttp.payload import BytesPayload
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -378,7 +379,6 @@ class Transport:
         # while neither changes: aiohttp copies them, nothing writes to them.
         self._headers_for: tuple[dict[str, str], Mapping[str, str]] | None = None
         self._headers: CIMultiDict[str] = CIMultiDict()
-        self._typed: tuple[CIMultiDict[str], CIMultiDict[str]] | None = None
         self._base = (self.base_url, str(self.base_url))
 
     # -- lifecycle ---------------------------------------------------------
@@ -421,7 +421,7 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self.timeouts.to_aiohttp(),
-                headers={"User-Agent": "messaging-hub/0.1"},
+                headers={"User-Agent": USER_AGENT},
                 raise_for_status=False,
                 trust_env=self.trust_env,
                 trace_configs=self.trace_configs or None,
@@ -632,8 +632,6 @@ class Transport:
             if headers:
                 sent_headers = CIMultiDict(sent_headers)
                 sent_headers.update(headers)
-            if encoded is not None and "Content-Type" not in sent_headers:
-                sent_headers = self._json_typed(sent_headers)
             body = data() if callable(data) else data
             outcome: _Outcome | None = None
             reason = ""
@@ -738,18 +736,6 @@ class Transport:
             self._headers_for = (dict(self.default_headers), dict(credentials))
         return self._headers
 
-    def _json_typed(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
-        """``headers`` with ``Content-Type: application/json`` (what aiohttp
-        adds for ``json=``), kept while the cached headers are reused."""
-        typed = self._typed
-        if typed is not None and typed[0] is headers:
-            return typed[1]
-        with_type = CIMultiDict(headers)
-        with_type["Content-Type"] = "application/json"
-        if headers is self._headers:
-            self._typed = (headers, with_type)
-        return with_type
-
     async def _send(
         self,
         method: str,
@@ -770,7 +756,8 @@ class Transport:
             spelled = str(url)
         failure: _TransportFailure | None = None
         if encoded is not None:
-            json_arg, data_arg = None, encoded
+            # The Content-Type aiohttp gives json= bodies, without a header to merge.
+            json_arg, data_arg = None, BytesPayload(encoded, content_type="application/json")
         else:
             json_arg, data_arg = json_body, data
         try:
@@ -1173,6 +1160,7 @@ class Transport:
 
 
 _NO_HEADERS: Mapping[str, str] = {}
+USER_AGENT = "messaging-hub/0.1"
 
 # Sentinels for 2xx bodies that could not be kept (compared by identity).
 _OVERSIZE = b"<over max_response_bytes>"

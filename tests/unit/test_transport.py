@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from aiohttp import web
@@ -44,6 +46,7 @@ class EchoServer(FakeServer):
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/echo/{tail:.*}", self._echo)
         app.router.add_post("/token", self._token)
+        app.router.add_route("*", "/headers", self._headers)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -54,6 +57,10 @@ class EchoServer(FakeServer):
         if self.valid and auth.removeprefix("Bearer ") not in self.valid:
             return web.json_response({"code": 401, "message": "expired"}, status=401)
         return web.json_response({"path": request.raw_path, "method": request.method})
+
+    async def _headers(self, request: web.Request) -> web.Response:
+        body = await request.text()
+        return web.json_response({"headers": dict(request.headers), "body": body})
 
     async def _token(self, request: web.Request) -> web.Response:
         self.issued += 1
@@ -451,3 +458,42 @@ async def test_an_unanswered_ticket_lapses() -> None:
     assert limiter.delay() > 0
     now[0] = 5.0
     assert limiter.delay() == 0.0
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_every_request_carries_its_headers(server: EchoServer, own_session: bool) -> None:
+    # Defaults, credentials and the JSON body's type, on the library's own
+    # session and on a caller's.
+    session = None if own_session else aiohttp.ClientSession()
+    transport = _transport(
+        server,
+        auth=BearerToken("tok-1"),
+        default_headers={"Accept": "application/json"},
+        session=session,
+    )
+    try:
+        sent = (
+            await transport.request("POST", "/headers", json_body={"text": "héllo 👋", "n": 1})
+        ).json()
+        assert sent["headers"]["Authorization"] == "Bearer tok-1"
+        assert sent["headers"]["Accept"] == "application/json"
+        assert sent["headers"]["Accept-Encoding"] == "gzip, deflate"
+        assert sent["headers"]["Content-Type"] == "application/json"
+        assert json.loads(sent["body"]) == {"text": "héllo 👋", "n": 1}
+        if own_session:
+            assert sent["headers"]["User-Agent"] == "messaging-hub/0.1"
+        # Defaults changed after the session was made, and per-call headers.
+        transport.default_headers["Accept"] = "text/plain"
+        transport.default_headers["X-Extra"] = "1"
+        got = (await transport.request("GET", "/headers", headers={"X-Call": "2"})).json()
+        assert got["headers"]["Accept"] == "text/plain"
+        assert got["headers"]["X-Extra"] == "1"
+        assert got["headers"]["X-Call"] == "2"
+        assert "Content-Type" not in got["headers"]
+        again = (await transport.request("GET", "/headers")).json()
+        assert again["headers"]["Accept"] == "text/plain"
+        assert "X-Call" not in again["headers"]
+    finally:
+        await transport.aclose()
+        if session is not None:
+            await session.close()
