@@ -39,7 +39,7 @@ from .pagination import take
 from .state.base import IdempotencyStore, ReservationState, SharedState
 from .state.local import LocalState
 from .transport.auth import OAuth2
-from .transport.http import watch_writes
+from .transport.http import WRITES_ANSWERED, watch_writes
 
 if TYPE_CHECKING:
     from .inbound.source import InboundSource
@@ -165,7 +165,7 @@ class Adapter(ABC, Generic[NativeT]):
     async def send(self, outgoing: Outgoing) -> Receipt:
         """Send a message; the receipt's ``session_id`` continues the conversation."""
         self._require(Capability.SEND, "send")
-        if not isinstance(outgoing, Outgoing):
+        if type(outgoing) is not Outgoing and not isinstance(outgoing, Outgoing):
             raise InvalidRequest("send() takes an Outgoing", provider=self.provider)
         if outgoing.attachments and Capability.ATTACHMENTS not in self.capabilities:
             raise UnsupportedOperation("attachments", provider=self.provider)
@@ -173,18 +173,22 @@ class Adapter(ABC, Generic[NativeT]):
             outgoing = await self._continue_session(outgoing)
         if len(outgoing.to) > 1 and Capability.GROUP not in self.capabilities:
             raise UnsupportedOperation("sending to several recipients", provider=self.provider)
-        if self.dials_phones:
+        if self.dials_phones and outgoing.is_national:
             outgoing = outgoing.in_region(self.default_region, provider=self.provider)
         if outgoing.idempotency_key is not None:
             return await self._send_once(outgoing, outgoing.idempotency_key)
-        # _send_watched's body, here: one coroutine less on every send.
-        with watch_writes() as answered:
-            try:
-                return await self._send(outgoing)
-            except MalformedResponse as exc:
-                if answered:
-                    exc.may_have_been_processed = True
-                raise
+        # _send_watched's body, spelled out: one coroutine and one context
+        # manager less on every send.
+        answered: list[bool] = []
+        token = WRITES_ANSWERED.set(answered)
+        try:
+            return await self._send(outgoing)
+        except MalformedResponse as exc:
+            if answered:
+                exc.may_have_been_processed = True
+            raise
+        finally:
+            WRITES_ANSWERED.reset(token)
 
     async def _send_watched(self, outgoing: Outgoing) -> Receipt:
         with watch_writes() as answered:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from ..state.base import SharedLimiter
 
 __all__ = [
+    "WRITES_ANSWERED",
     "ErrorInfo",
     "PoolLimits",
     "Response",
@@ -85,11 +86,11 @@ _SENSITIVE_FIELDS = frozenset(
     {"password", "client_secret", "refresh_token", "assertion", "access_token", "token", "code"}
 )
 
-# Set by :func:`watch_writes`: records that a non-idempotent request got an
-# answer, i.e. reached the provider (see Adapter.send).
-_writes_answered: ContextVar[list[bool] | None] = ContextVar(
+WRITES_ANSWERED: ContextVar[list[bool] | None] = ContextVar(
     "messaging_hub_writes_answered", default=None
 )
+"""Set by :class:`watch_writes` (and ``Adapter.send``): the list that gets an
+entry per non-idempotent request answered, i.e. one that reached the provider."""
 
 
 class watch_writes:  # used like a function: ``with watch_writes() as answered``
@@ -102,11 +103,11 @@ class watch_writes:  # used like a function: ``with watch_writes() as answered``
         self._box: list[bool] = []
 
     def __enter__(self) -> list[bool]:
-        self._token = _writes_answered.set(self._box)
+        self._token = WRITES_ANSWERED.set(self._box)
         return self._box
 
     def __exit__(self, *_: object) -> None:
-        _writes_answered.reset(self._token)
+        WRITES_ANSWERED.reset(self._token)
 
 
 @attrs.frozen
@@ -776,7 +777,7 @@ class Transport:
                 )
             async with request as resp:
                 if not idempotent:
-                    answered = _writes_answered.get()
+                    answered = WRITES_ANSWERED.get()
                     if answered is not None:
                         answered.append(True)
                 status = resp.status

@@ -452,7 +452,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         to_user = get("terminating-user-id")
         if to_user is not None and type(to_user) is not str:
             to_user = wire_str(to_user)
-        recipients = _parties(to_user) or _parties(
+        recipients = (_party_list(to_user) if to_user else ()) or _parties(
             wire_loose_str(get("terminating-number")) or wire_loose_str(get("dialed"))
         )
         message_id = item["id"]
@@ -478,7 +478,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         elif direction == "term":
             way = Direction.OUTBOUND
         else:
-            way = self._direction_of(from_user_id)
+            way = self._directions.get(from_user_id or "") or self._direction_of(from_user_id)
         status = get("status")
         if status is not None and type(status) is not str:
             status = wire_str(status)
