@@ -334,19 +334,21 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         root = (
             None if outgoing.session_id is None else await self._continued_root(outgoing.session_id)
         )
+        # What send_message(text=, phones=, from_=, reference_id=) sends.
+        body: dict[str, Any] = {"text": outgoing.text, "phones": ",".join(phones)}
+        if root is not None:
+            body["referenceId"] = root
+        if sender is not None:
+            body["from"] = sender
         native = self.native
         if len(phones) > BULK_THRESHOLD:
             # Bulk sends of this client one at a time, so that the bulk found
             # after a 202 is this send's (sends to fewer numbers never wait).
             async with self._bulk_lock:
-                answer = await native._send_text(
-                    text=outgoing.text, phones=",".join(phones), from_=sender, reference_id=root
-                )
+                answer = await native._post_message(body)
                 bulk = await self._bulk_of(answer, outgoing.text, len(phones))
         else:
-            answer = await native._send_text(
-                text=outgoing.text, phones=",".join(phones), from_=sender, reference_id=root
-            )
+            answer = await native._post_message(body)
             if isinstance(answer, wire.SendMessageResponse) and answer.type != "bulk":
                 bulk = None  # a plain session (what _bulk_of says without a request)
             else:

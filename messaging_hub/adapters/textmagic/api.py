@@ -261,20 +261,10 @@ class TextMagicAPI:
         )
         return await self._post_message(converter.unstructure(body))
 
-    async def _send_text(
-        self, *, text: str, phones: str, from_: str | None, reference_id: int | None
-    ) -> SendMessageResponse | BulkAccepted:
-        """:meth:`send_message` with only these arguments (what the adapter
-        sends), ``phones`` already joined and checked by the caller: the same
-        request body and answer, built without the converter's round trips."""
-        body: dict[str, Any] = {"text": text, "phones": phones}
-        if reference_id is not None:
-            body["referenceId"] = reference_id
-        if from_ is not None:
-            body["from"] = from_
-        return await self._post_message(body)
-
     async def _post_message(self, body: dict[str, Any]) -> SendMessageResponse | BulkAccepted:
+        """``POST /api/v2/messages`` with ``body`` as it goes on the wire
+        (:meth:`send_message` builds it; the adapter builds its own, from
+        numbers it has checked, without the converter's round trips)."""
         response = await self.transport.request(
             "POST", "/api/v2/messages", json_body=body, idempotent=False
         )
