@@ -48,6 +48,7 @@ __all__ = [
     "loads_or_none",
     "max_depth_exceeded",
     "read_capped",
+    "reads_whole",
 ]
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -97,6 +98,21 @@ class _Deflate:
         return b"" if self._obj is None else bytes(self._obj.flush())
 
 
+def reads_whole(resp: aiohttp.ClientResponse, limit: int) -> bool:
+    """Whether ``resp.content.read()`` alone reads the body within ``limit``:
+    an announced length within the cap, not encoded, not chunked (aiohttp
+    then reads no more than announced, and a body cut short raises as it
+    would in :func:`read_capped`)."""
+    length = resp.content_length
+    if length is None or length > limit:
+        return False
+    headers = resp.headers
+    if "Transfer-Encoding" in headers:
+        return False  # a chunked body ignores Content-Length: counted as it comes
+    encoding = headers.get("Content-Encoding")
+    return encoding is None or encoding.strip().lower() in ("", "identity")
+
+
 async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole (decompressed) body of ``resp``, or :class:`BodyTooLarge`.
 
@@ -104,16 +120,13 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     ``Content-Encoding`` it names is undone here with at most ``limit + 1``
     bytes of output held at any time.
     """
+    if reads_whole(resp, limit):
+        return await resp.content.read()
     length = resp.content_length
     if length is not None and length > limit:
         raise BodyTooLarge(limit, b"")
     encoding = resp.headers.get("Content-Encoding", "").strip().lower()
     decoder = None if encoding in ("", "identity") else _decompressor(encoding)
-    if decoder is None and length is not None and "Transfer-Encoding" not in resp.headers:
-        # The announced length is within the cap and aiohttp reads no more
-        # than it announced (a body cut short raises as it would below). A
-        # chunked body ignores Content-Length: it is counted below.
-        return await resp.content.read()
     out = bytearray()
     received = 0
     try:

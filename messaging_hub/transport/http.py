@@ -52,6 +52,7 @@ from .body import (
     loads,
     loads_or_none,
     read_capped,
+    reads_whole,
 )
 from .ratelimit import GroupedRateLimiter
 from .retry import RetryPolicy, parse_retry_after
@@ -638,24 +639,64 @@ class Transport:
             reason = ""
             cause: BaseException | None = None
             retryable = True
+            failure: _TransportFailure | None = None
+            timed = log.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if timed else 0.0
+            # The attempt, here rather than in a helper coroutine: one frame
+            # less to pass through on every resume of every request.
             try:
-                response = await self._send(
-                    method,
-                    url,
-                    spelled,
-                    sent_headers,
-                    json_body,
-                    body,
-                    encoded,
-                    idempotent,
-                    ok_statuses,
-                )
-            except _TransportFailure as failure:
-                outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
-                retryable = failure.retryable
+                async with self._open(method, url, sent_headers, json_body, body, encoded) as resp:
+                    if not idempotent:
+                        written = WRITES_ANSWERED.get()
+                        if written is not None:
+                            written.append(True)
+                    status = resp.status
+                    ok = 200 <= status < 300 or bool(ok_statuses and status in ok_statuses)
+                    limit = self.max_response_bytes
+                    if not ok:
+                        limit = min(limit, _ERROR_BODY_LIMIT)  # only ever shown in part
+                    try:
+                        content = await (
+                            resp.content.read()
+                            if reads_whole(resp, limit)
+                            else read_capped(resp, limit)
+                        )
+                    except BodyTooLarge as big:
+                        resp.close()  # the rest is never read: drop the connection
+                        content = _OVERSIZE if ok else big.partial
+                    except UnreadableEncoding:
+                        resp.close()
+                        content = _UNREADABLE if ok else b""
+                    response = Response(
+                        status=status,
+                        headers=resp.headers,
+                        body=content,
+                        url=str(url) if spelled is None else spelled,
+                        provider=self.provider,
+                        idempotent=idempotent,
+                        # Lazy: the scrubber is built only if an error needs it.
+                        scrub=partial(self._scrub_text, sent_headers, json_body, body),
+                    )
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                # Kept, not raised here: aiohttp's exception (whose args can
+                # hold the request's headers and proxy credentials) must not
+                # ride along as __context__ of what is raised below.
+                failure = self._failure(exc, url)
             finally:
                 if answered is not None:
                     answered()
+            if failure is not None:
+                outcome, reason, cause = failure.outcome, failure.reason, failure.__cause__
+                retryable = failure.retryable
+            elif timed:
+                log.debug(
+                    "%s %s %s -> %d in %.1f ms",
+                    self.provider,
+                    method,
+                    url.path,
+                    response.status,
+                    (time.perf_counter() - started) * 1000,
+                )
             if outcome is not None:
                 reason = self._scrubber_for(sent_headers, json_body, body).text(reason)
                 if self._closed:
@@ -737,90 +778,28 @@ class Transport:
             self._headers_for = (dict(self.default_headers), dict(credentials))
         return self._headers
 
-    async def _send(
+    def _open(
         self,
         method: str,
         url: URL,
-        spelled: str | None,
         headers: CIMultiDict[str],
         json_body: Any,
         data: Any,
         encoded: bytes | None,
-        idempotent: bool,
-        ok_statuses: frozenset[int] | None,
-    ) -> Response:
+    ) -> Any:
+        """The aiohttp request of one attempt, ready for ``async with``."""
         session = self._get_session()
-        timed = log.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if timed else 0.0
         self.requests_sent += 1
-        if spelled is None:
-            spelled = str(url)
-        failure: _TransportFailure | None = None
         if encoded is not None:
             # The Content-Type aiohttp gives json= bodies, without a header to merge.
-            json_arg, data_arg = None, BytesPayload(encoded, content_type="application/json")
-        else:
-            json_arg, data_arg = json_body, data
-        try:
-            if self._proxy_auth is None:  # the fixed options as they are: no copy
-                request = session.request(
-                    method,
-                    url,
-                    json=json_arg,
-                    data=data_arg,
-                    headers=headers,
-                    **self._request_options,
-                )
-            else:
-                request = session.request(
-                    method, url, json=json_arg, data=data_arg, **self._options(url, headers)
-                )
-            async with request as resp:
-                if not idempotent:
-                    answered = WRITES_ANSWERED.get()
-                    if answered is not None:
-                        answered.append(True)
-                status = resp.status
-                ok = 200 <= status < 300 or bool(ok_statuses and status in ok_statuses)
-                limit = self.max_response_bytes
-                if not ok:
-                    # An error's text is only ever shown in part.
-                    limit = min(limit, _ERROR_BODY_LIMIT)
-                try:
-                    body = await read_capped(resp, limit)
-                except BodyTooLarge as big:
-                    resp.close()  # the rest is never read: drop the connection
-                    body = _OVERSIZE if ok else big.partial
-                except UnreadableEncoding:
-                    resp.close()
-                    body = _UNREADABLE if ok else b""
-                result = Response(
-                    status=status,
-                    headers=resp.headers,
-                    body=body,
-                    url=spelled,
-                    provider=self.provider,
-                    idempotent=idempotent,
-                    # Lazy: the scrubber is built only if an error needs it.
-                    scrub=partial(self._scrub_text, headers, json_body, data),
-                )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            failure = self._failure(exc, url)
-        if failure is not None:
-            # Raised outside the except block: aiohttp's exception (whose
-            # args can hold the request's headers and proxy credentials)
-            # must not ride along as __context__.
-            raise failure
-        if timed:
-            log.debug(
-                "%s %s %s -> %d in %.1f ms",
-                self.provider,
-                method,
-                url.path,
-                result.status,
-                (time.perf_counter() - started) * 1000,
+            json_body, data = None, BytesPayload(encoded, content_type="application/json")
+        if self._proxy_auth is None:  # the fixed options as they are: no copy
+            return session.request(
+                method, url, json=json_body, data=data, headers=headers, **self._request_options
             )
-        return result
+        return session.request(
+            method, url, json=json_body, data=data, **self._options(url, headers)
+        )
 
     def _failure(self, exc: BaseException, url: URL) -> _TransportFailure:
         """Classify a failed attempt: was it sent, why did it fail, a safe cause."""
