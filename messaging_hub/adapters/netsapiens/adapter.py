@@ -15,7 +15,7 @@ import operator
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -47,6 +47,9 @@ from . import wire
 from .api import NetSapiensAPI, check_session_id
 from .auth import PasswordGrant
 from .wire import wire_loose_str, wire_str
+
+if TYPE_CHECKING:
+    from .records import MessageRecord
 
 __all__ = ["NetSapiensAdapter", "NetSapiensOptions"]
 
@@ -414,13 +417,41 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     def _history(self, session_id: str, *, limit: int | None, **_: Any) -> AsyncIterator[Message]:
         check_session_id(session_id)
         from_record = self._message_from_record
+        from_fields = self._message_from_fields
 
         async def page(offset: int, size: int) -> list[Message]:
             # JSON records straight to Message, one pass per page.
             records = await self.native._message_records(session_id, limit=size, start=offset)
-            if records and type(records[0]) is dict:
+            if not records:
+                return []
+            if type(records[0]) is dict:
                 return [from_record(r, session_id) for r in records]
-            return [self.to_message(cast(wire.Message, r), session_id) for r in records]
+            if isinstance(records[0], wire.Message):
+                return [self.to_message(r, session_id) for r in records]
+            records = cast("list[MessageRecord]", records)
+            to_wire = type(records[0]).wire
+            return [
+                from_fields(
+                    session_id,
+                    r.id,
+                    r.timestamp,
+                    r.type,
+                    r.direction,
+                    r.text,
+                    r.status,
+                    r.from_number,
+                    r.from_user_id,
+                    r.terminating_user_id,
+                    r.terminating_number,
+                    r.dialed,
+                    r.messagesession_id,
+                    r.media_type,
+                    r.media_size,
+                    r.file_access_url,
+                    LazyRaw(r, to_wire),
+                )
+                for r in records
+            ]
 
         return offset_pages(
             page,
@@ -434,14 +465,53 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
     def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
         """:meth:`to_message` of the record's wire ``Message``, read from the
         JSON record itself (``raw`` becomes the wire object when read)."""
-        # Run once per message of a history walk: the usual str/None values
-        # are taken as they are, only other types go through wire_str /
-        # wire_loose_str (which read them as the converter does).
         get = item.get
-        from_number = get("from-number")
+        return self._message_from_fields(
+            session_id,
+            item["id"],
+            get("timestamp"),
+            get("type"),
+            get("direction"),
+            get("text"),
+            get("status"),
+            get("from-number"),
+            get("from-user-id"),
+            get("terminating-user-id"),
+            get("terminating-number"),
+            get("dialed"),
+            get("messagesession-id"),
+            get("media-type"),
+            get("media-size"),
+            get("file-access-url "),
+            LazyRaw(item, wire.structure_message),
+        )
+
+    def _message_from_fields(
+        self,
+        session_id: str,
+        message_id: Any,
+        timestamp: Any,
+        kind: Any,
+        direction: Any,
+        text: Any,
+        status: Any,
+        from_number: Any,
+        from_user_id: Any,
+        to_user: Any,
+        to_number: Any,
+        dialed: Any,
+        session: Any,
+        media_type: Any,
+        media_size: Any,
+        file_url: Any,
+        raw: LazyRaw[wire.Message],
+    ) -> Message:
+        """:meth:`to_message` from a JSON record's values (as JSON gives them):
+        run once per message of a history walk, so the usual str/None values
+        are taken as they are and only other types go through wire_str /
+        wire_loose_str (which read them as the converter does)."""
         if from_number is not None and type(from_number) is not str:
             from_number = wire_loose_str(from_number)
-        from_user_id = get("from-user-id")
         if from_user_id is not None and type(from_user_id) is not str:
             from_user_id = wire_str(from_user_id)
         sender: Address | None = None
@@ -449,46 +519,37 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             sender = _party(from_number)
         elif from_user_id:
             sender = _party(from_user_id)
-        to_user = get("terminating-user-id")
         if to_user is not None and type(to_user) is not str:
             to_user = wire_str(to_user)
         recipients = (_party_list(to_user) if to_user else ()) or _parties(
-            wire_loose_str(get("terminating-number")) or wire_loose_str(get("dialed"))
+            wire_loose_str(to_number) or wire_loose_str(dialed)
         )
-        message_id = item["id"]
         if type(message_id) is not str:
             message_id = wire.loose_str(message_id)
         attachments: tuple[Attachment, ...] = ()
-        media_type = get("media-type")
         if media_type is not None and type(media_type) is not str:
             media_type = wire_str(media_type)
         if media_type:
-            size = get("media-size")
             attachments = (
                 Attachment.received(
                     media_type,
-                    size=(None if size is None else wire.loose_int(size)) or None,
-                    url=wire_str(get("file-access-url ")),
+                    size=(None if media_size is None else wire.loose_int(media_size)) or None,
+                    url=wire_str(file_url),
                     id=message_id,
                 ),
             )
-        direction = get("direction")
         if direction == "orig":
             way = Direction.INBOUND
         elif direction == "term":
             way = Direction.OUTBOUND
         else:
             way = self._directions.get(from_user_id or "") or self._direction_of(from_user_id)
-        status = get("status")
         if status is not None and type(status) is not str:
             status = wire_str(status)
-        kind = get("type")
         if kind is not None and type(kind) is not str:
             kind = wire_str(kind)
-        text = get("text")
         if text is not None and type(text) is not str:
             text = wire_loose_str(text)
-        session = get("messagesession-id")
         if session is not None and type(session) is not str:
             session = wire_str(session)
         # All fields in Message's order, filled straight into the slots.
@@ -496,7 +557,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             message_id,
             session or session_id or "",
             PROVIDER,
-            self._record_time(get("timestamp")),
+            self._record_time(timestamp),
             way,
             sender,
             recipients,
@@ -506,7 +567,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             if status
             else MessageStatus.UNKNOWN,
             _KINDS.get(kind or "", MessageKind.OTHER),
-            LazyRaw(item, wire.structure_message),
+            raw,
         )
 
     def _record_time(self, value: Any) -> datetime:

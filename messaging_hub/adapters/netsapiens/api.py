@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import InvalidRequest
 from ...transport import Response, Transport, path
@@ -23,6 +24,17 @@ from .wire import (
     message_records_ok,
     plain_accepted,
 )
+
+if TYPE_CHECKING:
+    from .records import MessageRecord
+
+_read_records: Callable[[bytes], list[MessageRecord] | None] | None
+try:
+    from . import records as _records
+except ImportError:  # no msgspec (the ``fast`` extra): records are read as dicts
+    _read_records = None
+else:
+    _read_records = _records.read_records
 
 __all__ = ["NetSapiensAPI", "check_session_id"]
 
@@ -205,9 +217,10 @@ class NetSapiensAPI:
 
     async def _message_records(
         self, messagesession: str, *, limit: int | None = None, start: int | None = None
-    ) -> list[dict[str, Any]] | list[Message]:
+    ) -> list[MessageRecord] | list[dict[str, Any]] | list[Message]:
         """The client's own session's messages as JSON records (what
-        :meth:`get_messages_for_messagesession` reads, checked the same way);
+        :meth:`get_messages_for_messagesession` reads, checked the same way):
+        :class:`~.records.MessageRecord` with the ``fast`` extra, else dicts;
         an answer that is not a list of plain records goes through the typed
         read instead, with its errors, and comes back as :class:`Message`."""
         response = await self.transport.request(
@@ -215,6 +228,10 @@ class NetSapiensAPI:
             self._session_path(messagesession, None, None) + "/messages",
             params={"limit": _limit(limit), "start": _start(start)},
         )
+        if _read_records is not None:
+            records = _read_records(response.body)
+            if records is not None:
+                return records
         data = response.json()
         if type(data) is list and message_records_ok(data):
             return data
