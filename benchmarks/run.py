@@ -514,9 +514,11 @@ def _shared_state_skip() -> str | None:
 
 
 def _paced_options(config: dict[str, Any], state: mh.SharedState | None) -> dict[str, Any]:
-    # requests_per_second stays at 1,000,000 (see _library_options): the
-    # limiter counts every send, in-process or in Redis, and never makes one wait.
+    # Pacing on, at 1,000,000 requests per second: the limiter counts every
+    # send, in-process or in Redis, and never makes one wait.
     options = _library_options(SHARED_TARGET[0], config)
+    options["rate_limiting"] = True
+    options["requests_per_second"] = 1_000_000
     if state is not None:
         options["state"] = state
     return options
