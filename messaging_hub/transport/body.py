@@ -15,7 +15,8 @@ refuses (``NaN``, a byte order mark, lone surrogates, numbers too large
 for a float, deep nesting) is decoded by :mod:`json` as before, so the
 results are the same either way. Request bodies are then written by
 msgspec too (compact UTF-8, where json.dumps escapes non-ASCII: the same
-JSON values).
+JSON values; a non-finite float, which json.dumps writes as the invalid
+``NaN``/``Infinity``, goes as ``null``).
 """
 
 from __future__ import annotations
