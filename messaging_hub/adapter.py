@@ -39,7 +39,7 @@ from .pagination import take
 from .state.base import IdempotencyStore, ReservationState, SharedState
 from .state.local import LocalState
 from .transport.auth import OAuth2
-from .transport.http import WRITES_ANSWERED, watch_writes
+from .transport.http import WRITES_ANSWERED
 
 if TYPE_CHECKING:
     from .inbound.source import InboundSource
@@ -177,29 +177,21 @@ class Adapter(ABC, Generic[NativeT]):
             outgoing = outgoing.in_region(self.default_region, provider=self.provider)
         if outgoing.idempotency_key is not None:
             return await self._send_once(outgoing, outgoing.idempotency_key)
-        # _send_watched's body, spelled out: one coroutine and one context
-        # manager less on every send.
+        # Writes answered while this send runs (the transport appends to the
+        # list): set here, not by a helper, so a send passes through one
+        # coroutine less.
         answered: list[bool] = []
         token = WRITES_ANSWERED.set(answered)
         try:
             return await self._send(outgoing)
         except MalformedResponse as exc:
             if answered:
+                # The provider accepted a request of this send and then
+                # said something unreadable: the message may be out.
                 exc.may_have_been_processed = True
             raise
         finally:
             WRITES_ANSWERED.reset(token)
-
-    async def _send_watched(self, outgoing: Outgoing) -> Receipt:
-        with watch_writes() as answered:
-            try:
-                return await self._send(outgoing)
-            except MalformedResponse as exc:
-                if answered:
-                    # The provider accepted a request of this send and then
-                    # said something unreadable: the message may be out.
-                    exc.may_have_been_processed = True
-                raise
 
     async def _send_once(self, outgoing: Outgoing, idempotency_key: str) -> Receipt:
         """Send ``outgoing`` unless its key was sent before (then its receipt)."""
@@ -236,7 +228,8 @@ class Adapter(ABC, Generic[NativeT]):
                 key=idempotency_key,
             )
         try:
-            receipt = await self._send_watched(outgoing)
+            # The send itself, its key taken off (its checks pass again).
+            receipt = await self.send(attrs.evolve(outgoing, idempotency_key=None))
         except MessagingError as exc:
             if getattr(exc, "may_have_been_processed", False):
                 await self._keep_in_doubt(store.mark_in_doubt(key, ttl=ttl), idempotency_key)
