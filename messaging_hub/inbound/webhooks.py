@@ -21,16 +21,20 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import attrs
-from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..adapter import Adapter
 from ..models import Message
 from .seen import BoundedSeen
+
+if TYPE_CHECKING:
+    # aiohttp.web is imported when an app is made: it is most of what
+    # ``import messaging_hub`` would otherwise spend on webhooks.
+    from aiohttp import web
 
 __all__ = [
     "MessageHandler",
@@ -139,6 +143,8 @@ def aiohttp_app(
     differ in what they call). ``receiver_options`` go to the provider's
     receiver (e.g. a verification token).
     """
+    from aiohttp import web
+
     dispatcher = _Dispatcher(
         client, on_message, max_body=max_body, memory=memory, receiver_options=receiver_options
     )
@@ -168,6 +174,8 @@ def aiohttp_app(
 
 
 def _to_aiohttp(answer: WebhookResponse) -> web.Response:
+    from aiohttp import web
+
     return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
 
