@@ -333,6 +333,7 @@ class Transport:
         trust_env: bool = False,
         secrets: Iterable[Secret | str] = (),
         trace_configs: Iterable[aiohttp.TraceConfig] = (),
+        error_typer: Callable[[errors.ProviderError], errors.ProviderError] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = checked_base_url(base_url, key="base_url", provider=provider)
@@ -352,6 +353,8 @@ class Transport:
         self.default_headers = dict(default_headers or {})
         self.default_headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
         self.on_response = on_response
+        # Re-types a mapped error after the provider's own code (MongooseIM's).
+        self.error_typer = error_typer
         self.max_response_bytes = max_response_bytes
         self.trust_env = trust_env
         self.trace_configs = list(trace_configs)
@@ -1133,7 +1136,7 @@ class Transport:
             response.status, scrubber.info(info), provider=self.provider, retry_after=retry_after
         )
         scrubber.error(error)
-        return error
+        return error if self.error_typer is None else self.error_typer(error)
 
     def __repr__(self) -> str:
         return f"Transport(provider={self.provider!r}, base_url={str(self.base_url)!r})"

@@ -497,3 +497,18 @@ async def test_every_request_carries_its_headers(server: EchoServer, own_session
         await transport.aclose()
         if session is not None:
             await session.close()
+
+
+async def test_an_error_typer_retypes_mapped_errors(server: EchoServer) -> None:
+    # A provider whose error codes say more than the status (MongooseIM's).
+    def typer(exc: mh.ProviderError) -> mh.ProviderError:
+        return mh.NotFound(exc.message, provider=exc.provider, status=exc.status)
+
+    server.valid = {"only-this"}  # every /echo request is refused with 401
+    transport = _transport(server, auth=BearerToken("other"), error_typer=typer)
+    try:
+        with pytest.raises(mh.NotFound) as info:
+            await transport.request("GET", "/echo/x")
+    finally:
+        await transport.aclose()
+    assert info.value.status == 401

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import cattrs
 
-from ... import errors
 from ...errors import InvalidRequest, MalformedResponse
-from ...transport import Response
-from .errors import typed
 from .wire import converter
 
-__all__ = ["check_before", "check_limit", "decode", "retyped"]
+__all__ = ["check_before", "check_limit", "decode"]
 
 PROVIDER = "mongooseim"
 T = TypeVar("T")
@@ -57,14 +53,3 @@ def decode(data: Any, cls: type[T], status: int) -> T:
             provider=PROVIDER,
             status=status,
         ) from exc
-
-
-async def retyped(call: Awaitable[Response]) -> Response:
-    """Await a transport call, re-typing its error after MongooseIM's code."""
-    try:
-        return await call
-    except errors.ProviderError as exc:
-        better = typed(exc)
-        if better is exc:
-            raise
-        raise better from exc

@@ -48,7 +48,7 @@ from ...transport import AuthStrategy, BasicAuth, NoAuth
 from .admin_rest import AdminRestAPI
 from .backends import AdminRestBackend, Backend, ClientRestBackend, GraphQLBackend, Row
 from .client_rest import ClientRestAPI
-from .errors import graphql_error_parser, rest_error_parser
+from .errors import graphql_error_parser, rest_error_parser, typed
 from .graphql import GraphQLAPI
 from .jid import Jid, parse_jid
 from .paging import walk_back
@@ -207,6 +207,7 @@ class MongooseIMAdapter(Adapter[NativeClient]):
             auth=opts.auth(),
             session=session,
             error_parser=graphql_error_parser if opts.api == "graphql" else rest_error_parser,
+            error_typer=typed,
             default_headers={"Accept": "application/json"},
         )
         native: NativeClient

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...transport import Transport, path
-from ._common import check_before, check_body, check_limit, retyped
+from ._common import check_before, check_body, check_limit
 from .jid import parse_jid
 from .wire import AdminMessage, converter, to_seconds
 
@@ -30,9 +30,7 @@ class AdminRestAPI:
             "to": str(parse_jid(to, field="to")),
             "body": check_body(body),
         }
-        await retyped(
-            self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
-        )
+        await self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
 
     async def messages_owner_get(
         self, owner: str, *, limit: int | None = None, before: datetime | None = None
@@ -69,7 +67,7 @@ class AdminRestAPI:
             "limit": check_limit(limit),
             "before": None if checked is None else to_seconds(checked),
         }
-        response = await retyped(self.transport.request("GET", url, params=params))
+        response = await self.transport.request("GET", url, params=params)
         return response.decode(converter, list[AdminMessage])
 
     def __repr__(self) -> str:

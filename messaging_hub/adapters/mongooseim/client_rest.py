@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...transport import Transport, path
-from ._common import check_before, check_body, check_limit, retyped
+from ._common import check_before, check_body, check_limit
 from .jid import parse_jid
 from .wire import ClientMessage, SentMessage, converter, to_millis
 
@@ -26,8 +26,8 @@ class ClientRestAPI:
     async def send_message(self, to: str, body: str) -> SentMessage:
         """``POST /messages``: send a chat message; returns its id."""
         payload = {"to": str(parse_jid(to, field="to")), "body": check_body(body)}
-        response = await retyped(
-            self.transport.request("POST", "/messages", json_body=payload, idempotent=False)
+        response = await self.transport.request(
+            "POST", "/messages", json_body=payload, idempotent=False
         )
         return response.decode(converter, SentMessage)
 
@@ -52,7 +52,7 @@ class ClientRestAPI:
             "limit": check_limit(limit),
             "before": None if checked is None else to_millis(checked),
         }
-        response = await retyped(self.transport.request("GET", url, params=params))
+        response = await self.transport.request("GET", url, params=params)
         return response.decode(converter, list[ClientMessage])
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 from ... import errors
 from ...errors import MalformedResponse
 from ...transport import Transport
-from ._common import check_before, check_body, check_limit, decode, retyped
+from ._common import check_before, check_body, check_limit, decode
 from .errors import raise_graphql_errors
 from .jid import parse_jid
 from .wire import SendStanzaPayload, StanzasPayload, format_datetime
@@ -77,8 +77,8 @@ class GraphQLAPI:
         body: dict[str, Any] = {"query": query, "variables": variables or {}}
         if operation_name is not None:
             body["operationName"] = operation_name
-        response = await retyped(
-            self.transport.request("POST", self.endpoint, json_body=body, idempotent=idempotent)
+        response = await self.transport.request(
+            "POST", self.endpoint, json_body=body, idempotent=idempotent
         )
         data = response.json()
         if not isinstance(data, dict):
