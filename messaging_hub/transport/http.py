@@ -308,7 +308,9 @@ class Transport:
     of ``max_response_bytes`` (decompressed); the timeouts apply to every
     request, also on a caller's ``session``; errors built from a provider's
     text are scrubbed of ``secrets``, of tokens the client obtained and of
-    the credentials the failed request carried.
+    the credentials the failed request carried. ``error_typer`` may replace
+    such an error by a more precise one (a provider whose error codes say
+    more than the status).
     """
 
     def __init__(
