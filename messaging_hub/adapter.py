@@ -165,7 +165,7 @@ class Adapter(ABC, Generic[NativeT]):
     async def send(self, outgoing: Outgoing) -> Receipt:
         """Send a message; the receipt's ``session_id`` continues the conversation."""
         self._require(Capability.SEND, "send")
-        if type(outgoing) is not Outgoing and not isinstance(outgoing, Outgoing):
+        if not isinstance(outgoing, Outgoing):
             raise InvalidRequest("send() takes an Outgoing", provider=self.provider)
         if outgoing.attachments and Capability.ATTACHMENTS not in self.capabilities:
             raise UnsupportedOperation("attachments", provider=self.provider)

@@ -70,7 +70,6 @@ __all__ = [
     "Transport",
     "default_error_parser",
     "error_for_status",
-    "watch_writes",
 ]
 
 log = logging.getLogger("messaging_hub.transport")
@@ -90,25 +89,8 @@ _SENSITIVE_FIELDS = frozenset(
 WRITES_ANSWERED: ContextVar[list[bool] | None] = ContextVar(
     "messaging_hub_writes_answered", default=None
 )
-"""Set by :class:`watch_writes` (and ``Adapter.send``): the list that gets an
-entry per non-idempotent request answered, i.e. one that reached the provider."""
-
-
-class watch_writes:  # used like a function: ``with watch_writes() as answered``
-    """Collect, in the returned list, one entry per non-idempotent request
-    answered by the provider while the block runs (in this task)."""
-
-    __slots__ = ("_box", "_token")
-
-    def __init__(self) -> None:
-        self._box: list[bool] = []
-
-    def __enter__(self) -> list[bool]:
-        self._token = WRITES_ANSWERED.set(self._box)
-        return self._box
-
-    def __exit__(self, *_: object) -> None:
-        WRITES_ANSWERED.reset(self._token)
+"""Set by ``Adapter.send``: the list that gets an entry per non-idempotent
+request answered while the send runs, i.e. one that reached the provider."""
 
 
 @attrs.frozen

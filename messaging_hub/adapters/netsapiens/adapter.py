@@ -521,7 +521,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
             sender = _party(from_user_id)
         if to_user is not None and type(to_user) is not str:
             to_user = wire_str(to_user)
-        recipients = (_party_list(to_user) if to_user else ()) or _parties(
+        recipients = _parties(to_user) or _parties(
             wire_loose_str(to_number) or wire_loose_str(dialed)
         )
         if type(message_id) is not str:
@@ -543,7 +543,7 @@ class NetSapiensAdapter(Adapter[NetSapiensAPI]):
         elif direction == "term":
             way = Direction.OUTBOUND
         else:
-            way = self._directions.get(from_user_id or "") or self._direction_of(from_user_id)
+            way = self._direction_of(from_user_id)
         if status is not None and type(status) is not str:
             status = wire_str(status)
         if kind is not None and type(kind) is not str:
