@@ -25,7 +25,7 @@ createInternalTextMessage ``send_internal_message``, createFaxMessage
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -258,17 +258,31 @@ _DIRECTIONS = {"Inbound": Direction.INBOUND, "Outbound": Direction.OUTBOUND}
 def _party(info: wire.CallerInfo | None) -> Address | None:
     if info is None:
         return None
-    if info.phone_number:
+    return _party_of(info.phone_number, info.extension_number, info.extension_id)
+
+
+def _party_of(
+    phone_number: str | None, extension_number: str | None, extension_id: str | None
+) -> Address | None:
+    if phone_number:
         # What the provider reports is kept as it is: E.164 is a phone
         # number; anything else (a short code, a national form) is not
         # guessed into a country.
-        kind = AddressKind.PHONE if is_e164(info.phone_number) else AddressKind.USER
-        return Address(info.phone_number, kind)
-    if info.extension_number:
-        return Address(info.extension_number, AddressKind.EXTENSION)
-    if info.extension_id:
-        return Address(info.extension_id, AddressKind.USER)
+        kind = AddressKind.PHONE if is_e164(phone_number) else AddressKind.USER
+        return Address(phone_number, kind)
+    if extension_number:
+        return Address(extension_number, AddressKind.EXTENSION)
+    if extension_id:
+        return Address(extension_id, AddressKind.USER)
     return None
+
+
+def _record_party(info: dict[str, Any] | None) -> Address | None:
+    """:func:`_party` of a plain ``CallerInfo`` record (see :func:`message_from_record`)."""
+    if info is None:
+        return None
+    get = info.get
+    return _party_of(get("phoneNumber"), get("extensionNumber"), get("extensionId"))
 
 
 def _time(value: str | None) -> datetime | None:
@@ -281,18 +295,31 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _kind(item: wire.MessageInfo) -> MessageKind:
-    kind = _KINDS.get(item.type or "", MessageKind.OTHER)
-    if kind is MessageKind.SMS and any(a.type == "MmsAttachment" for a in item.attachments):
+    return _kind_of(item.type, (a.type for a in item.attachments))
+
+
+def _kind_of(type_: str | None, attachment_types: Iterable[str | None]) -> MessageKind:
+    kind = _KINDS.get(type_ or "", MessageKind.OTHER)
+    if kind is MessageKind.SMS and "MmsAttachment" in attachment_types:
         return MessageKind.MMS
     return kind
 
 
 def _status(item: wire.MessageInfo) -> MessageStatus:
-    if item.availability in ("Deleted", "Purged"):
+    return _status_of(item.availability, item.direction, item.read_status, item.message_status)
+
+
+def _status_of(
+    availability: str | None,
+    direction: str | None,
+    read_status: str | None,
+    message_status: str | None,
+) -> MessageStatus:
+    if availability in ("Deleted", "Purged"):
         return MessageStatus.DELETED
-    if item.direction == "Inbound" and item.read_status == "Read":
+    if direction == "Inbound" and read_status == "Read":
         return MessageStatus.READ
-    return _STATUSES.get(item.message_status or "", MessageStatus.UNKNOWN)
+    return _STATUSES.get(message_status or "", MessageStatus.UNKNOWN)
 
 
 def _message_info(data: Any) -> wire.MessageInfo:
@@ -332,6 +359,47 @@ def to_message(item: wire.MessageInfo) -> Message:
         status=_status(item),
         kind=_kind(item),
         raw=item,
+    )
+
+
+def message_from_record(item: dict[str, Any]) -> Message:
+    """:func:`to_message` of a plain ``MessageInfo`` record (one that
+    ``wire.plain_message_info`` accepts), read from the decoded JSON itself;
+    ``raw`` becomes the ``MessageInfo`` on first read."""
+    get = item.get
+    type_ = get("type")
+    files = get("attachments") or ()
+    attachments = tuple(
+        Attachment.received(
+            a.get("contentType"),
+            filename=a.get("fileName") or a.get("filename"),
+            size=a.get("size"),
+            url=a.get("uri"),
+            id=str(a["id"]),
+        )
+        for a in files
+        if a.get("type") != "Text"
+    )
+    recipients = tuple(p for p in (_record_party(r) for r in get("to") or ()) if p is not None)
+    conversation = get("conversation")
+    session_id = conversation.get("id") if conversation is not None else None
+    if not session_id:
+        number = get("conversationId")
+        session_id = "" if number is None else str(number)
+    direction = get("direction")
+    return Message(
+        id=str(item["id"]),
+        session_id=session_id,
+        provider=PROVIDER,
+        created_at=_time(get("creationTime")) or datetime.fromtimestamp(0, UTC),
+        direction=_DIRECTIONS.get(direction or "", Direction.UNKNOWN),
+        sender=_record_party(get("from")),
+        recipients=recipients,
+        text=(get("subject") or "") if type_ != "Fax" else (get("coverPageText") or ""),
+        attachments=attachments,
+        status=_status_of(get("availability"), direction, get("readStatus"), get("messageStatus")),
+        kind=_kind_of(type_, (a.get("type") for a in files)),
+        raw=LazyRaw(item, wire.structure_message_info),
     )
 
 
@@ -619,8 +687,10 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         per_page = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
         # Page numbers shift when messages arrive while we read: the walk
         # drops the repeats (see RingCentralAPI.iter_messages).
-        async for item in self.native.iter_messages(per_page=per_page, **filters):
-            yield to_message(item)
+        # Plain JSON records are mapped as they are; the others were read
+        # by the converter (it converted their odd values).
+        async for item in self.native._history_records(per_page=per_page, **filters):
+            yield message_from_record(item) if type(item) is dict else to_message(item)  # type: ignore[arg-type]
 
     # -- delete ---------------------------------------------------------------
     async def _delete(self, target: str | Session | Message) -> None:

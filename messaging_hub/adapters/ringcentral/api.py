@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
@@ -60,6 +60,7 @@ from .wire import (
     UpdateMessageRequest,
     WsToken,
     converter,
+    plain_message_list,
     sent_record,
 )
 
@@ -218,6 +219,39 @@ def _following_page(listing: MessageList, page: int) -> int | None:
         if linked is not None and linked <= page:
             return linked
     return page + 1
+
+
+_T = TypeVar("_T")
+
+
+def _record_id(record: dict[str, Any] | MessageInfo) -> Any:
+    return record["id"] if isinstance(record, dict) else record.id
+
+
+def _message_id(record: MessageInfo) -> int:
+    return record.id
+
+
+async def _walk_listings(
+    read: Callable[[int], Awaitable[tuple[list[_T], MessageList]]],
+    key: Callable[[_T], Hashable],
+) -> AsyncIterator[_T]:
+    """Walk message-store pages from page 1 and yield each record once (see
+    :meth:`RingCentralAPI.iter_messages`); ``read(page)`` gives a page's
+    records and its listing."""
+
+    async def fetch(page: int) -> tuple[list[_T], int | None]:
+        records, listing = await read(page)
+        check_page_echo(page, listing.paging.page, provider=PROVIDER, what=what)
+        return records, _following_page(listing, page)
+
+    what = "message-store listing"
+    walk = walk_pages(fetch, first=1, key=key, provider=PROVIDER, what=what)
+    try:
+        async for record in walk:
+            yield record
+    finally:
+        await walk.aclose()
 
 
 def _text(text: str, limit: int, field: str = "text") -> str:
@@ -577,13 +611,49 @@ class RingCentralAPI:
                 else list(owner_extension_type)
             ),
         }  # fmt: skip
-        response = await self.transport.request(
+        response = await self._get_listing(params, account_id, extension_id)
+        return response.decode(converter, MessageList)
+
+    def _get_listing(
+        self, params: dict[str, Any], account_id: str | None, extension_id: str | None
+    ) -> Awaitable[Response]:
+        return self.transport.request(
             "GET",
             self._ext(account_id, extension_id) + "/message-store",
             params=params,
             rate_group="Light",
         )
-        return response.decode(converter, MessageList)
+
+    async def _listed_records(
+        self,
+        *,
+        page: int,
+        per_page: int,
+        conversation_id: int | str,
+        date_from: Dateish,
+        date_to: Dateish | None = None,
+        direction: str | Sequence[str] | None = None,
+    ) -> tuple[list[dict[str, Any]] | list[MessageInfo], MessageList]:
+        """:meth:`list_messages` for a history walk: the page's records as the
+        decoded JSON objects when ``wire.plain_message_list`` accepts the page
+        (the walk maps them itself), else as the converter reads them (with
+        its errors); and the listing's paging and navigation."""
+        params = {
+            "conversationId": check_conversation_id(conversation_id),
+            "dateFrom": check_date(date_from, "date_from"),
+            "dateTo": check_date(date_to, "date_to"),
+            "direction": check_enums(direction, DIRECTIONS, "direction"),
+            "page": _positive(page, "page"),
+            "perPage": _positive(per_page, "per_page", MAX_PER_PAGE),
+        }
+        response = await self._get_listing(params, None, None)
+        data = response.json()
+        if plain_message_list(data):
+            # The paging and navigation as the typed read gives them.
+            listing = converter.structure({**data, "records": []}, MessageList)
+            return data["records"], listing
+        listing = response.decode(converter, MessageList)
+        return listing.records, listing
 
     async def iter_messages(
         self, *, per_page: int = 100, **filters: Any
@@ -596,18 +666,23 @@ class RingCentralAPI:
         read, end it with :class:`~messaging_hub.errors.PagingStalled`.
         """
 
-        async def fetch(page: int) -> tuple[list[MessageInfo], int | None]:
+        async def read(page: int) -> tuple[list[MessageInfo], MessageList]:
             listing = await self.list_messages(page=page, per_page=per_page, **filters)
-            check_page_echo(page, listing.paging.page, provider=PROVIDER, what=what)
-            return listing.records, _following_page(listing, page)
+            return listing.records, listing
 
-        what = "message-store listing"
-        walk = walk_pages(fetch, first=1, key=lambda m: m.id, provider=PROVIDER, what=what)
-        try:
-            async for record in walk:
-                yield record
-        finally:
-            await walk.aclose()
+        async for record in _walk_listings(read, _message_id):
+            yield record
+
+    def _history_records(
+        self, *, per_page: int, **filters: Any
+    ) -> AsyncIterator[dict[str, Any] | MessageInfo]:
+        """:meth:`iter_messages` of one conversation (``_listed_records``'
+        filters), each message as a plain JSON record or a ``MessageInfo``."""
+
+        def read(page: int) -> Awaitable[tuple[list[Any], MessageList]]:
+            return self._listed_records(page=page, per_page=per_page, **filters)
+
+        return _walk_listings(read, _record_id)
 
     async def delete_messages_by_filter(
         self,

@@ -18,6 +18,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ...wirecheck import plain_check
+
 __all__ = [
     "ApiErrorBody",
     "ApiErrorEntry",
@@ -55,6 +57,7 @@ __all__ = [
     "UpdateMessageRequest",
     "WsToken",
     "converter",
+    "plain_message_list",
 ]
 
 
@@ -671,6 +674,11 @@ def sent_record(data: Any) -> SentRecord | None:
     except ValueError:
         return None
     return SentRecord(message_id, key, status, data)
+
+
+plain_message_list = plain_check(MessageList, wire_name)
+"""Whether a decoded ``GetMessageList`` answer is plain (see :mod:`messaging_hub.wirecheck`):
+the converter reads it, and each record's values are those of its ``MessageInfo``."""
 
 
 def structure_message_info(data: Any) -> MessageInfo:
