@@ -77,6 +77,7 @@ from ...models import (
     Address,
     AddressKind,
     Direction,
+    LazyRaw,
     Message,
     MessageKind,
     MessageStatus,
@@ -596,13 +597,12 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         wanted = _status_letters(statuses)
         size = self._page_size(limit)
 
-        async def fetch(one: int, page: int, n: int) -> tuple[list[wire.MessageOut], int, int]:
-            answer = await self.native.get_messages_by_session_id(
+        def fetch(one: int, page: int, n: int) -> Awaitable[tuple[list[Any], int, int]]:
+            return self.native._session_message_records(
                 one, page=page, limit=n, statuses=wanted, include_deleted=include_deleted or None
             )
-            return answer.resources, answer.page, answer.page_count
 
-        async def messages() -> AsyncIterator[wire.MessageOut]:
+        async def messages() -> AsyncIterator[dict[str, Any] | wire.MessageOut]:
             root = await self._resolve(ref)
             if root is None:
                 return  # a bulk still queued has no messages yet
@@ -624,10 +624,44 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         return self._map_messages(messages(), session_id)
 
     async def _map_messages(
-        self, source: AsyncIterator[wire.MessageOut], session_id: str
+        self, source: AsyncIterator[dict[str, Any] | wire.MessageOut], session_id: str
     ) -> AsyncIterator[Message]:
+        # Plain JSON records are mapped as they are; the others were read
+        # by the converter (it converted their odd values).
+        from_record = self._message_from_record
         async for item in source:
-            yield self.to_message(item, session_id)
+            if type(item) is dict:
+                yield from_record(item, session_id)
+            else:
+                yield self.to_message(item, session_id)  # type: ignore[arg-type]
+
+    def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
+        """:meth:`to_message` of a plain ``MessageOut`` record (see
+        ``wire.plain_message_page``), read from the decoded JSON itself;
+        ``raw`` becomes the ``MessageOut`` on first read."""
+        get = item.get
+        when = get("messageTime")
+        created = _time(when)
+        if created is None:
+            raise MalformedResponse(
+                f"message {item['id']} has no readable messageTime ({when!r})",
+                provider=PROVIDER,
+            )
+        receiver = _party(get("receiver") or get("phone"))
+        status = get("status")
+        return Message(
+            id=str(item["id"]),
+            session_id=session_id or str(get("sessionId") or ""),
+            provider=PROVIDER,
+            created_at=created,
+            direction=Direction.OUTBOUND,
+            sender=_party(get("sender") or get("fromNumber")),
+            recipients=(receiver,) if receiver else (),
+            text=get("text") or "",
+            status=_STATUSES.get(status or "", MessageStatus.UNKNOWN),
+            kind=MessageKind.SMS if get("charsetLabel") != "Voice" else MessageKind.OTHER,
+            raw=LazyRaw(item, _structure_message_out),
+        )
 
     def to_message(self, item: wire.MessageOut, session_id: str | None = None) -> Message:
         """A shared :class:`Message` from a wire ``MessageOut`` (always outbound)."""
@@ -701,8 +735,12 @@ def _session_id(item: wire.MessageSession) -> int:
     return item.id
 
 
-def _message_id(item: wire.MessageOut) -> int:
-    return item.id
+def _message_id(item: dict[str, Any] | wire.MessageOut) -> Any:
+    return item["id"] if isinstance(item, dict) else item.id
+
+
+def _structure_message_out(item: Any) -> wire.MessageOut:
+    return wire.converter.structure(item, wire.MessageOut)
 
 
 def _status_letters(value: str | Iterable[str] | None) -> list[str] | None:

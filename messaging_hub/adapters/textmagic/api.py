@@ -25,6 +25,7 @@ from .wire import (
     DeleteBulk,
     InboundPage,
     MessageIn,
+    MessageOut,
     MessagePage,
     MessageSession,
     PingResponse,
@@ -33,6 +34,7 @@ from .wire import (
     SessionPage,
     SessionStat,
     converter,
+    plain_message_page,
     plain_send_response,
 )
 
@@ -308,6 +310,31 @@ class TextMagicAPI:
             "includeDeleted": _flag(include_deleted),
         }
         return await self._get(url, MessagePage, params)
+
+    async def _session_message_records(
+        self,
+        id: int | str,
+        *,
+        page: int,
+        limit: int,
+        statuses: list[str] | None,
+        include_deleted: bool | None,
+    ) -> tuple[list[dict[str, Any]] | list[MessageOut], int, int]:
+        """:meth:`get_messages_by_session_id` for a history walk: the page's
+        messages as the decoded JSON objects when ``plain_message_page``
+        accepts the page (the walk maps them itself), else as the converter
+        reads them (with its errors); and the page's ``page`` and ``pageCount``."""
+        url = path("/api/v2/sessions/{id}/messages", id=check_id(id, "session_id"))
+        params = _page_args(page, limit) | {
+            "statuses": _statuses(statuses),
+            "includeDeleted": _flag(include_deleted),
+        }
+        response = await self.transport.request("GET", url, params=params)
+        data = response.json()
+        if plain_message_page(data):
+            return data["resources"], data["page"], data["pageCount"]
+        answer = response.decode(converter, MessagePage)
+        return answer.resources, answer.page, answer.page_count
 
     async def delete_message_session(self, id: int | str) -> None:
         """Delete a session and its messages (``DELETE /api/v2/sessions/{id}``, 204)."""

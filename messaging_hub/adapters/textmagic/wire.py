@@ -14,6 +14,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ...wirecheck import plain_check
+
 __all__ = [
     "BulkPage",
     "BulkSession",
@@ -31,6 +33,7 @@ __all__ = [
     "SessionStat",
     "SessionSummary",
     "converter",
+    "plain_message_page",
 ]
 
 
@@ -335,6 +338,11 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 """The converter for every TextMagic wire class."""
+
+plain_message_page = plain_check(MessagePage, camel)
+"""Whether a decoded ``GetMessagesBySessionIdPaginatedResponse`` is plain (see
+:mod:`messaging_hub.wirecheck`): the converter reads it, and each message's
+values are those of its ``MessageOut``."""
 
 _SEND_IDS = ("sessionId", "bulkId", "messageId", "scheduleId", "chatId")
 
