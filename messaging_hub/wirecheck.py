@@ -17,18 +17,23 @@ caller then reads the page through the converter, which converts the
 value or says why it cannot, exactly as before. A ``float`` field also
 takes a JSON integer (the converters read it as that float; no mapping
 reads a float field from the record).
+
+A field the converter turns into something else (a timestamp into a
+``datetime``) is named in ``converted`` with the JSON types the caller
+takes for it; the caller converts those values itself, and reads the page
+through the converter where that fails.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["PlainCheck", "plain_check"]
+__all__ = ["PlainCheck", "list_of", "plain_check"]
 
 PlainCheck = Callable[[Any], bool]
 """``check(value)``: whether ``value`` is a plain JSON record of the class."""
@@ -45,14 +50,28 @@ _SCALARS: dict[Any, frozenset[type]] = {
 _Field = frozenset[type] | PlainCheck
 
 
-def plain_check(cls: type[Any], key: Callable[[str], str] = str) -> PlainCheck:
+def plain_check(
+    cls: type[Any],
+    key: Callable[[str], str] = str,
+    *,
+    converted: Mapping[tuple[type[Any], str], frozenset[type]] | None = None,
+) -> PlainCheck:
     """The plain-record test of attrs class ``cls`` whose field ``name`` is
-    spelled ``key(name)`` in JSON (the converter's renames)."""
-    return _class_check(cls, key, {})
+    spelled ``key(name)`` in JSON (the converter's renames); ``converted``
+    gives the JSON types of ``(class, field)`` that the caller converts."""
+    return _class_check(cls, key, {}, converted or {})
+
+
+def list_of(check: PlainCheck) -> PlainCheck:
+    """The test of a JSON array whose items all pass ``check``."""
+    return lambda value: type(value) is list and all(map(check, value))
 
 
 def _class_check(
-    cls: type[Any], key: Callable[[str], str], seen: dict[type[Any], PlainCheck]
+    cls: type[Any],
+    key: Callable[[str], str],
+    seen: dict[type[Any], PlainCheck],
+    converted: Mapping[tuple[type[Any], str], frozenset[type]],
 ) -> PlainCheck:
     if cls in seen:
         return seen[cls]
@@ -86,7 +105,8 @@ def _class_check(
         name = key(field.name)
         if field.default is attrs.NOTHING:
             required.append(name)
-        compiled = _compile(hints[field.name], key, seen)
+        given = converted.get((cls, field.name))
+        compiled = given if given is not None else _compile(hints[field.name], key, seen, converted)
         if isinstance(compiled, frozenset):
             scalars[name] = compiled
         else:
@@ -94,7 +114,12 @@ def _class_check(
     return check
 
 
-def _compile(tp: Any, key: Callable[[str], str], seen: dict[type[Any], PlainCheck]) -> _Field:
+def _compile(
+    tp: Any,
+    key: Callable[[str], str],
+    seen: dict[type[Any], PlainCheck],
+    converted: Mapping[tuple[type[Any], str], frozenset[type]],
+) -> _Field:
     scalar = _SCALARS.get(tp)
     if scalar is not None:
         return scalar
@@ -102,7 +127,7 @@ def _compile(tp: Any, key: Callable[[str], str], seen: dict[type[Any], PlainChec
     if origin is typing.Union or origin is types.UnionType:
         args = typing.get_args(tp)
         optional = _NONE in args
-        parts = [_compile(a, key, seen) for a in args if a is not _NONE]
+        parts = [_compile(a, key, seen, converted) for a in args if a is not _NONE]
         if all(isinstance(p, frozenset) for p in parts):
             allowed = frozenset().union(*parts)  # type: ignore[arg-type]
             return allowed | {_NONE} if optional else allowed
@@ -113,7 +138,7 @@ def _compile(tp: Any, key: Callable[[str], str], seen: dict[type[Any], PlainChec
         return (lambda v: v is None or inner(v)) if optional else inner
     if origin is list:
         (item_type,) = typing.get_args(tp)
-        item = _compile(item_type, key, seen)
+        item = _compile(item_type, key, seen, converted)
         if isinstance(item, frozenset):
             return lambda v: type(v) is list and all(type(i) in item for i in v)
         return lambda v: type(v) is list and all(item(i) for i in v)
@@ -122,5 +147,5 @@ def _compile(tp: Any, key: Callable[[str], str], seen: dict[type[Any], PlainChec
             type(v) is dict and all(type(k) is str and type(i) is str for k, i in v.items())
         )
     if attrs.has(tp):
-        return _class_check(tp, key, seen)
+        return _class_check(tp, key, seen, converted)
     raise TypeError(f"no plain check for {tp!r}")

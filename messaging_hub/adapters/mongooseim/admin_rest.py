@@ -7,9 +7,10 @@ sent rounded down to the second and is inclusive on the server.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
-from ...transport import Transport, path
+from ...transport import Response, Transport, path
 from ._common import check_before, check_body, check_limit
 from .jid import parse_jid
 from .wire import AdminMessage, converter, to_seconds
@@ -36,9 +37,8 @@ class AdminRestAPI:
         self, owner: str, *, limit: int | None = None, before: datetime | None = None
     ) -> list[AdminMessage]:
         """``GET /messages/{owner}``: the owner's last messages, oldest first."""
-        return await self._get(
-            path("/messages/{owner}", owner=str(parse_jid(owner, field="owner"))), limit, before
-        )
+        response = await self._archive(owner, None, limit, before)
+        return response.decode(converter, list[AdminMessage])
 
     async def messages_owner_with_get(
         self,
@@ -49,26 +49,26 @@ class AdminRestAPI:
         before: datetime | None = None,
     ) -> list[AdminMessage]:
         """``GET /messages/{owner}/{with}``: the last messages exchanged with one contact."""
-        return await self._get(
-            path(
-                "/messages/{owner}/{with_}",
-                owner=str(parse_jid(owner, field="owner")),
-                with_=str(parse_jid(with_, field="with")),
-            ),
-            limit,
-            before,
-        )
+        response = await self._archive(owner, with_, limit, before)
+        return response.decode(converter, list[AdminMessage])
 
-    async def _get(
-        self, url: str, limit: int | None, before: datetime | None
-    ) -> list[AdminMessage]:
+    def _archive(
+        self, owner: str, with_: str | None, limit: int | None, before: datetime | None
+    ) -> Awaitable[Response]:
+        """The answer of one of the two GETs above (``with_`` picks which), undecoded."""
+        jid = str(parse_jid(owner, field="owner"))
+        if with_ is None:
+            url = path("/messages/{owner}", owner=jid)
+        else:
+            url = path(
+                "/messages/{owner}/{with_}", owner=jid, with_=str(parse_jid(with_, field="with"))
+            )
         checked = check_before(before)
         params = {
             "limit": check_limit(limit),
             "before": None if checked is None else to_seconds(checked),
         }
-        response = await self.transport.request("GET", url, params=params)
-        return response.decode(converter, list[AdminMessage])
+        return self.transport.request("GET", url, params=params)
 
     def __repr__(self) -> str:
         return f"AdminRestAPI(base_url={str(self.transport.base_url)!r})"

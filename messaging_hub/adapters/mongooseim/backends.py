@@ -14,7 +14,17 @@ from typing import Any, Protocol
 
 import attrs
 
-from ...models import Address, AddressKind, Direction, Message, MessageKind, MessageStatus
+from ...datetimes import parse_timestamp
+from ...models import (
+    Address,
+    AddressKind,
+    Direction,
+    LazyRaw,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
+from ._common import decode
 from .admin_rest import AdminRestAPI
 from .client_rest import ClientRestAPI
 from .graphql import GraphQLAPI
@@ -24,8 +34,15 @@ from .wire import (
     AdminMessage,
     ClientMessage,
     StanzaMap,
+    StanzasPayload,
+    converter,
     from_millis,
     from_seconds,
+    plain_admin_messages,
+    plain_client_messages,
+    plain_stanzas,
+    stanza_body,
+    stanza_element,
     to_millis,
     to_seconds,
 )
@@ -129,29 +146,70 @@ class AdminRestBackend:
         self, peer: Jid | None, before: int | None, limit: int
     ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else from_seconds(before)
-        if peer is None:
-            items = await self.native.messages_owner_get(self.owner.bare, limit=limit, before=when)
-        else:
-            items = await self.native.messages_owner_with_get(
-                self.owner.bare, peer.bare, limit=limit, before=when
+        response = await self.native._archive(
+            self.owner.bare, None if peer is None else peer.bare, limit, when
+        )
+        data = response.json()
+        rows = self._plain_rows(data, peer) if plain_admin_messages(data) else None
+        if rows is None:
+            items = response.decode(converter, list[AdminMessage])
+            rows = [self._row(item, peer) for item in items]
+        return rows, _rest_more(len(rows), limit)
+
+    def _plain_rows(self, items: list[dict[str, Any]], peer: Jid | None) -> list[Row] | None:
+        """The rows of plain records; None where a stamp has no datetime (the
+        converter then reads the page and says why)."""
+        try:
+            created = [from_seconds(i["timestamp"]) for i in items]
+        except OverflowError:
+            return None
+        return [
+            self._row_of(
+                i["sender"],
+                i["timestamp"],
+                when,
+                i.get("message_id"),
+                i.get("body"),
+                LazyRaw(i, _admin_message),
+                peer,
             )
-        return [self._row(item, peer) for item in items], _rest_more(len(items), limit)
+            for i, when in zip(items, created, strict=True)
+        ]
 
     def _row(self, item: AdminMessage, peer: Jid | None) -> Row:
-        stamp = to_seconds(item.timestamp)
-        outbound = bare(item.sender) == self.owner.key
-        other = peer.key if peer is not None else (None if outbound else bare(item.sender))
+        return self._row_of(
+            item.sender,
+            to_seconds(item.timestamp),
+            item.timestamp,
+            item.message_id,
+            item.body,
+            item,
+            peer,
+        )
+
+    def _row_of(
+        self,
+        sender: str,
+        stamp: int,
+        created: datetime,
+        message_id: str | None,
+        body: str | None,
+        raw: AdminMessage | LazyRaw[AdminMessage],
+        peer: Jid | None,
+    ) -> Row:
+        outbound = bare(sender) == self.owner.key
+        other = peer.key if peer is not None else (None if outbound else bare(sender))
         message = _message(
             self.owner,
-            id=item.message_id or f"{stamp}:{item.sender}",
+            id=message_id or f"{stamp}:{sender}",
             peer=other,
-            sender=item.sender,
+            sender=sender,
             recipient=other if outbound else self.owner.bare,
-            created_at=item.timestamp,
-            text=item.body,
-            raw=item,
+            created_at=created,
+            text=body,
+            raw=raw,
         )
-        return Row((item.message_id, stamp, item.sender, item.body), stamp, other, message)
+        return Row((message_id, stamp, sender, body), stamp, other, message)
 
 
 class ClientRestBackend:
@@ -171,27 +229,62 @@ class ClientRestBackend:
         self, peer: Jid | None, before: int | None, limit: int
     ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else from_millis(before)
-        if peer is None:
-            items = await self.native.get_messages(limit=limit, before=when)
-        else:
-            items = await self.native.get_messages_with(peer.bare, limit=limit, before=when)
-        return [self._row(item) for item in items], _rest_more(len(items), limit)
+        response = await self.native._archive(None if peer is None else peer.bare, limit, when)
+        data = response.json()
+        rows = self._plain_rows(data) if plain_client_messages(data) else None
+        if rows is None:
+            items = response.decode(converter, list[ClientMessage])
+            rows = [self._row(item) for item in items]
+        return rows, _rest_more(len(rows), limit)
+
+    def _plain_rows(self, items: list[dict[str, Any]]) -> list[Row] | None:
+        """The rows of plain records; None where a stamp has no datetime (the
+        converter then reads the page and says why)."""
+        try:
+            created = [from_millis(i["timestamp"]) for i in items]
+        except OverflowError:
+            return None
+        return [
+            self._row_of(
+                i["from"],
+                i["to"],
+                i["timestamp"],
+                when,
+                i.get("id"),
+                i.get("body"),
+                LazyRaw(i, _client_message),
+            )
+            for i, when in zip(items, created, strict=True)
+        ]
 
     def _row(self, item: ClientMessage) -> Row:
-        stamp = to_millis(item.timestamp)
-        outbound = bare(item.from_) == self.owner.key
-        other = bare(item.to if outbound else item.from_)
+        return self._row_of(
+            item.from_, item.to, to_millis(item.timestamp), item.timestamp, item.id, item.body, item
+        )
+
+    def _row_of(
+        self,
+        sender: str,
+        to: str,
+        stamp: int,
+        created: datetime,
+        message_id: str | None,
+        body: str | None,
+        raw: ClientMessage | LazyRaw[ClientMessage],
+    ) -> Row:
+        outbound = bare(sender) == self.owner.key
+        other = bare(to if outbound else sender)
         message = _message(
             self.owner,
-            id=item.id or f"{stamp}:{item.from_}",
+            id=message_id or f"{stamp}:{sender}",
             peer=other,
-            sender=item.from_,
-            recipient=item.to,
-            created_at=item.timestamp,
-            text=item.body,
-            raw=item,
+            sender=sender,
+            recipient=to,
+            created_at=created,
+            text=body,
+            raw=raw,
         )
-        return Row((item.id, stamp, item.from_, item.to, item.body), stamp, other, message)
+        return Row((message_id, stamp, sender, to, body), stamp, other, message)
 
 
 class GraphQLBackend:
@@ -219,33 +312,81 @@ class GraphQLBackend:
         self, peer: Jid | None, before: int | None, limit: int
     ) -> tuple[Sequence[Row], bool | None]:
         when = None if before is None else EPOCH + timedelta(microseconds=before)
-        with_ = None if peer is None else peer.bare
-        if self.admin:
-            payload = await self.native.admin_get_last_messages(self.owner.bare, with_, limit, when)
+        value = await self.native._last_messages(
+            self.owner.bare if self.admin else None,
+            None if peer is None else peer.bare,
+            limit,
+            when,
+        )
+        rows = self._plain_rows(value) if plain_stanzas(value) else None
+        if rows is None:
+            payload = decode(value, StanzasPayload, 200)
+            listed: list[Any] = payload.stanzas or []
+            applied = payload.limit
+            rows = [self._row(item) for item in listed if item is not None]
         else:
-            payload = await self.native.get_last_messages(with_, limit, when)
-        listed = payload.stanzas or []
+            listed = value.get("stanzas") or []
+            applied = value.get("limit")
         # ``limit`` in the answer is what the server applied (after max_result_limit).
         # A stanza nulled by a field error still counts: the page was that long.
-        applied = payload.limit if payload.limit else limit
-        rows = [self._row(item) for item in listed if item is not None]
+        applied = applied if applied else limit
         return rows, len(listed) >= min(applied, limit)
 
+    def _plain_rows(self, payload: dict[str, Any]) -> list[Row] | None:
+        """The rows of a plain payload; None where a timestamp is not a
+        DateTime (the converter then reads the payload and says why)."""
+        items = [i for i in payload.get("stanzas") or () if i is not None]
+        try:
+            created = [
+                None if (t := i.get("timestamp")) is None else parse_timestamp(t) for i in items
+            ]
+        except (ValueError, OverflowError):
+            return None
+        return [
+            self._row_of(
+                i.get("sender"), when, i.get("stanza_id"), i.get("stanza"), LazyRaw(i, _stanza)
+            )
+            for i, when in zip(items, created, strict=True)
+        ]
+
     def _row(self, item: StanzaMap) -> Row:
-        created = item.timestamp or EPOCH
+        return self._row_of(item.sender, item.timestamp, item.stanza_id, item.stanza, item)
+
+    def _row_of(
+        self,
+        sender: str | None,
+        created: datetime | None,
+        stanza_id: str | None,
+        stanza: str | None,
+        raw: StanzaMap | LazyRaw[StanzaMap],
+    ) -> Row:
+        created = created or EPOCH
         stamp = (created - EPOCH) // timedelta(microseconds=1)
-        outbound = bare(item.sender) == self.owner.key
-        to = item.to
-        other = bare(to if outbound else item.sender) or None
+        outbound = bare(sender) == self.owner.key
+        element = stanza_element(stanza)  # parsed once for its "to" and body
+        to = None if element is None else element.get("to")
+        other = bare(to if outbound else sender) or None
         message = _message(
             self.owner,
-            id=item.stanza_id or f"{stamp}:{item.sender}",
+            id=stanza_id or f"{stamp}:{sender}",
             peer=other,
-            sender=item.sender,
+            sender=sender,
             recipient=to,
             created_at=created,
-            text=item.body,
-            raw=item,
+            text=stanza_body(element),
+            raw=raw,
         )
-        key = item.stanza_id or (stamp, item.sender, item.stanza)
+        key = stanza_id or (stamp, sender, stanza)
         return Row(key, stamp, other, message)
+
+
+def _admin_message(data: Any) -> AdminMessage:
+    return converter.structure(data, AdminMessage)
+
+
+def _client_message(data: Any) -> ClientMessage:
+    return converter.structure(data, ClientMessage)
+
+
+def _stanza(data: Any) -> StanzaMap:
+    return converter.structure(data, StanzaMap)

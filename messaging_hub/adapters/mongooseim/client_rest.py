@@ -7,9 +7,10 @@ rounded down to the millisecond and is inclusive on the server.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
-from ...transport import Transport, path
+from ...transport import Response, Transport, path
 from ._common import check_before, check_body, check_limit
 from .jid import parse_jid
 from .wire import ClientMessage, SentMessage, converter, to_millis
@@ -35,25 +36,30 @@ class ClientRestAPI:
         self, *, limit: int | None = None, before: datetime | None = None
     ) -> list[ClientMessage]:
         """``GET /messages``: the user's recent messages with anyone, oldest first."""
-        return await self._get("/messages", limit, before)
+        response = await self._archive(None, limit, before)
+        return response.decode(converter, list[ClientMessage])
 
     async def get_messages_with(
         self, with_: str, *, limit: int | None = None, before: datetime | None = None
     ) -> list[ClientMessage]:
         """``GET /messages/{with}``: the recent messages exchanged with one user."""
-        url = path("/messages/{with_}", with_=str(parse_jid(with_, field="with")))
-        return await self._get(url, limit, before)
+        response = await self._archive(with_, limit, before)
+        return response.decode(converter, list[ClientMessage])
 
-    async def _get(
-        self, url: str, limit: int | None, before: datetime | None
-    ) -> list[ClientMessage]:
+    def _archive(
+        self, with_: str | None, limit: int | None, before: datetime | None
+    ) -> Awaitable[Response]:
+        """The answer of one of the two GETs above (``with_`` picks which), undecoded."""
+        if with_ is None:
+            url = "/messages"
+        else:
+            url = path("/messages/{with_}", with_=str(parse_jid(with_, field="with")))
         checked = check_before(before)
         params = {
             "limit": check_limit(limit),
             "before": None if checked is None else to_millis(checked),
         }
-        response = await self.transport.request("GET", url, params=params)
-        return response.decode(converter, list[ClientMessage])
+        return self.transport.request("GET", url, params=params)
 
     def __repr__(self) -> str:
         return f"ClientRestAPI(base_url={str(self.transport.base_url)!r})"

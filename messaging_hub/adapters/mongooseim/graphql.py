@@ -110,6 +110,18 @@ class GraphQLAPI:
         *,
         idempotent: bool,
     ) -> T:
+        value = await self._field_value(query, name, field, variables, idempotent=idempotent)
+        if cls is SendStanzaPayload and type(value) is dict:
+            sent = value.get("id")
+            if sent is None or type(sent) is str:
+                # What the converter makes of the usual answer, without it.
+                return cast(T, SendStanzaPayload(sent))
+        return decode(value, cls, 200)
+
+    async def _field_value(
+        self, query: str, name: str, field: str, variables: dict[str, Any], *, idempotent: bool
+    ) -> Any:
+        """``data.stanza.<field>`` of the answer as decoded JSON (not null)."""
         data = await self.execute(query, variables, operation_name=name, idempotent=idempotent)
         try:
             value = data["stanza"][field]
@@ -121,12 +133,7 @@ class GraphQLAPI:
             raise MalformedResponse(
                 f"data.stanza.{field} is null without an error", provider=PROVIDER, status=200
             )
-        if cls is SendStanzaPayload and type(value) is dict:
-            sent = value.get("id")
-            if sent is None or type(sent) is str:
-                # What the converter makes of the usual answer, without it.
-                return cast(T, SendStanzaPayload(sent))
-        return decode(value, cls, 200)
+        return value
 
     # -- user schema --------------------------------------------------------
     async def send_message(
@@ -150,19 +157,7 @@ class GraphQLAPI:
         before: datetime | None = None,
     ) -> StanzasPayload:
         """``stanza.getLastMessages(with?, limit?, before?)``: the user's archive, oldest first."""
-        variables = {
-            "with": _jid(with_, "with"),
-            "limit": check_limit(limit),
-            "before": _datetime(before),
-        }
-        return await self._field(
-            GET_LAST_MESSAGES,
-            "GetLastMessages",
-            "getLastMessages",
-            _drop_none(variables),
-            StanzasPayload,
-            idempotent=True,
-        )
+        return decode(await self._last_messages(None, with_, limit, before), StanzasPayload, 200)
 
     # -- admin schema -------------------------------------------------------
     async def admin_send_message(self, from_: str, to: str, body: str) -> SendStanzaPayload:
@@ -185,19 +180,29 @@ class GraphQLAPI:
         before: datetime | None = None,
     ) -> StanzasPayload:
         """Admin ``stanza.getLastMessages(caller, with?, limit?, before?)``."""
+        return decode(await self._last_messages(caller, with_, limit, before), StanzasPayload, 200)
+
+    async def _last_messages(
+        self,
+        caller: str | None,
+        with_: str | None,
+        limit: int | None,
+        before: datetime | None,
+    ) -> Any:
+        """The ``StanzasPayload`` of :meth:`admin_get_last_messages` (a ``caller``)
+        or :meth:`get_last_messages` (none) as decoded JSON."""
         variables = {
-            "caller": _jid(caller, "caller"),
+            "caller": None if caller is None else _jid(caller, "caller"),
             "with": _jid(with_, "with"),
             "limit": check_limit(limit),
             "before": _datetime(before),
         }
-        return await self._field(
-            ADMIN_GET_LAST_MESSAGES,
-            "AdminGetLastMessages",
-            "getLastMessages",
-            _drop_none(variables),
-            StanzasPayload,
-            idempotent=True,
+        if caller is None:
+            query, name = GET_LAST_MESSAGES, "GetLastMessages"
+        else:
+            query, name = ADMIN_GET_LAST_MESSAGES, "AdminGetLastMessages"
+        return await self._field_value(
+            query, name, "getLastMessages", _drop_none(variables), idempotent=True
         )
 
     def __repr__(self) -> str:

@@ -56,7 +56,7 @@ from ...transport.body import loads_or_none
 from ...transport.http import error_for_status
 from .backends import ClientRestBackend, GraphQLBackend, Row
 from .errors import raise_graphql_errors, typed
-from .wire import EPOCH, ClientMessage, StanzaMap, converter
+from .wire import EPOCH, ClientMessage, StanzaMap, converter, stanza_element
 
 if TYPE_CHECKING:
     from .adapter import MongooseIMAdapter
@@ -441,7 +441,7 @@ def _by_stanza_id(message: Message, item: StanzaMap) -> Message:
 
 def _archivable(item: StanzaMap) -> bool:
     """A one-to-one message MAM would archive: chat or normal, with a body."""
-    element = item._element()
+    element = stanza_element(item.stanza)
     if element is None or element.tag != "message":
         return False
     return element.get("type", "normal") in ("chat", "normal") and item.body is not None

@@ -17,6 +17,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from ...datetimes import parse_timestamp
+from ...wirecheck import list_of, plain_check
 
 __all__ = [
     "EPOCH",
@@ -30,6 +31,11 @@ __all__ = [
     "format_datetime",
     "from_millis",
     "from_seconds",
+    "plain_admin_messages",
+    "plain_client_messages",
+    "plain_stanzas",
+    "stanza_body",
+    "stanza_element",
     "to_millis",
     "to_seconds",
 ]
@@ -106,37 +112,43 @@ class StanzaMap:
     stanza_id: str | None = None
     stanza: str | None = None
 
-    def _element(self) -> ET.Element | None:
-        if not self.stanza:
-            return None
-        try:
-            # The XML comes from the server's own archive; expat refuses entity bombs.
-            return ET.fromstring(self.stanza)  # noqa: S314
-        except ET.ParseError:
-            return None
-
     @property
     def to(self) -> str | None:
         """The stanza's ``to`` attribute."""
-        element = self._element()
+        element = stanza_element(self.stanza)
         return None if element is None else element.get("to")
 
     @property
     def message_id(self) -> str | None:
         """The stanza's ``id`` attribute (what ``sendMessage`` returned)."""
-        element = self._element()
+        element = stanza_element(self.stanza)
         return None if element is None else element.get("id")
 
     @property
     def body(self) -> str | None:
         """The text of the stanza's ``<body/>``."""
-        element = self._element()
-        if element is None:
-            return None
-        for child in element:
-            if child.tag == "body" or child.tag.endswith("}body"):
-                return child.text or ""
+        return stanza_body(stanza_element(self.stanza))
+
+
+def stanza_element(stanza: str | None) -> ET.Element | None:
+    """The parsed XML of an archived stanza, or None when there is none or it is not XML."""
+    if not stanza:
         return None
+    try:
+        # The XML comes from the server's own archive; expat refuses entity bombs.
+        return ET.fromstring(stanza)  # noqa: S314
+    except ET.ParseError:
+        return None
+
+
+def stanza_body(element: ET.Element | None) -> str | None:
+    """The text of a parsed stanza's ``<body/>``."""
+    if element is None:
+        return None
+    for child in element:
+        if child.tag == "body" or child.tag.endswith("}body"):
+            return child.text or ""
+    return None
 
 
 @attrs.frozen
@@ -209,3 +221,22 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 """Structures every MongooseIM payload."""
+
+
+def _client_key(name: str) -> str:
+    return "from" if name == "from_" else name
+
+
+# What each API's history answer is when it is plain (see messaging_hub.wirecheck);
+# the timestamps are converted by the caller, as the converter would.
+plain_admin_messages = list_of(
+    plain_check(AdminMessage, converted={(AdminMessage, "timestamp"): frozenset({int})})
+)
+plain_client_messages = list_of(
+    plain_check(
+        ClientMessage, _client_key, converted={(ClientMessage, "timestamp"): frozenset({int})}
+    )
+)
+plain_stanzas = plain_check(
+    StanzasPayload, converted={(StanzaMap, "timestamp"): frozenset({str, type(None)})}
+)
