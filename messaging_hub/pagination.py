@@ -94,30 +94,30 @@ class RecentKeys(Generic[T]):
         self._capacity = max(self._capacity, self._pages * len(items))
         if not self._counted:
             return self._admit_once(items, key)
+        counts = self._counts
+        keys = list(map(key, items))
+        if len(set(keys)) == len(keys) and counts.keys().isdisjoint(keys):
+            # The usual page, all new: remembered without a loop per item.
+            self._order.extend(keys)
+            dict.update(counts, dict.fromkeys(keys, 1))
+            self._forget_oldest()
+            return items
         fresh: list[T] = []
         taken: list[Hashable] = []
-        on_page: Counter[Hashable] = Counter()  # copies of each key met on this page
-        for item in items:
-            k = key(item)
-            if self._counted:
-                # The copies already let through come first (the walk re-reads them).
-                if on_page[k] < self._counts[k]:
-                    on_page[k] += 1
-                    continue
-            elif k in self._counts or k in on_page:
-                continue  # seen lately, or a repeat within this page
-            else:
-                on_page[k] = 1
+        on_page: dict[Hashable, int] = {}  # copies of each key met on this page
+        held = counts.get
+        for item, k in zip(items, keys, strict=True):
+            # The copies already let through come first (the walk re-reads them).
+            met = on_page.get(k, 0)
+            if met < held(k, 0):
+                on_page[k] = met + 1
+                continue
             fresh.append(item)
             taken.append(k)
+        self._order.extend(taken)
         for k in taken:
-            self._order.append(k)
-            self._counts[k] += 1
-        while len(self._order) > self._capacity:
-            old = self._order.popleft()
-            self._counts[old] -= 1
-            if self._counts[old] <= 0:
-                del self._counts[old]
+            counts[k] = held(k, 0) + 1
+        self._forget_oldest()
         return fresh
 
     def _admit_once(self, items: list[T], key: Callable[[T], Hashable]) -> list[T]:
@@ -149,13 +149,23 @@ class RecentKeys(Generic[T]):
         return fresh
 
     def _forget_oldest(self) -> None:
-        """Drop the oldest keys beyond capacity (each is in the window once)."""
+        """Drop the oldest keys beyond capacity."""
         order = self._order
         excess = len(order) - self._capacity
-        if excess > 0:
-            popleft = order.popleft
-            old = [popleft() for _ in range(excess)]
-            deque(map(self._counts.pop, old, repeat(None)), maxlen=0)
+        if excess <= 0:
+            return
+        popleft = order.popleft
+        old = [popleft() for _ in range(excess)]
+        counts = self._counts
+        if not self._counted:  # each key is in the window once
+            deque(map(counts.pop, old, repeat(None)), maxlen=0)
+            return
+        for k in old:
+            left = counts[k] - 1
+            if left > 0:
+                counts[k] = left
+            else:
+                del counts[k]
 
 
 def stalled(provider: str | None, what: str, reason: str) -> PagingStalled:

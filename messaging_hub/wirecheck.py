@@ -29,7 +29,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -45,16 +45,26 @@ _SCALARS: dict[Any, frozenset[type]] = {
     bool: frozenset({bool}),
     float: frozenset({float, int}),
 }
+_MISSING = object()
 
-# A compiled field: the exact JSON types it takes, or a check for nested values.
-_Field = frozenset[type] | PlainCheck
+Converted = Mapping[tuple[type[Any], str], frozenset[type]]
+
+
+@attrs.frozen
+class _Field:
+    """A compiled annotation: the exact JSON types it takes or a check of
+    nested values (one of the two), and whether ``null`` is allowed."""
+
+    types: frozenset[type] | None
+    check: PlainCheck | None
+    nullable: bool
 
 
 def plain_check(
     cls: type[Any],
     key: Callable[[str], str] = str,
     *,
-    converted: Mapping[tuple[type[Any], str], frozenset[type]] | None = None,
+    converted: Converted | None = None,
 ) -> PlainCheck:
     """The plain-record test of attrs class ``cls`` whose field ``name`` is
     spelled ``key(name)`` in JSON (the converter's renames); ``converted``
@@ -70,82 +80,94 @@ def list_of(check: PlainCheck) -> PlainCheck:
 def _class_check(
     cls: type[Any],
     key: Callable[[str], str],
-    seen: dict[type[Any], PlainCheck],
-    converted: Mapping[tuple[type[Any], str], frozenset[type]],
+    seen: dict[type[Any], PlainCheck | None],
+    converted: Converted,
 ) -> PlainCheck:
-    if cls in seen:
-        return seen[cls]
-    scalars: dict[str, frozenset[type]] = {}
-    nested: dict[str, PlainCheck] = {}
-    required: list[str] = []
+    # One function per class, written out field by field as attrs and cattrs
+    # write theirs: a get and a type test per field, no loop over the keys.
+    done = seen.get(cls, _MISSING)
+    if done is None:
+        raise TypeError(f"no plain check for the recursive class {cls!r}")
+    if done is not _MISSING:
+        return cast(PlainCheck, done)
+    seen[cls] = None
     hints = typing.get_type_hints(cls)
-
-    def check(value: Any) -> bool:
-        if type(value) is not dict:
-            return False
-        for name in required:
-            if name not in value:
-                return False
-        get_scalar = scalars.get
-        for name, item in value.items():
-            allowed = get_scalar(name)
-            if allowed is not None:
-                if type(item) not in allowed:
-                    return False
-            else:
-                sub = nested.get(name)
-                if sub is not None and not sub(item):
-                    return False
-        return True
-
-    seen[cls] = check  # before the fields: a class may nest itself
-    for field in attrs.fields(cls):
+    scope: dict[str, Any] = {"_M": _MISSING}
+    lines = ["def check(v):", "    if type(v) is not dict:", "        return False"]
+    for n, field in enumerate(attrs.fields(cls)):
         if not field.init:
             continue
         name = key(field.name)
-        if field.default is attrs.NOTHING:
-            required.append(name)
         given = converted.get((cls, field.name))
-        compiled = given if given is not None else _compile(hints[field.name], key, seen, converted)
-        if isinstance(compiled, frozenset):
-            scalars[name] = compiled
+        if given is not None:
+            compiled = _Field(given - {_NONE}, None, _NONE in given)
         else:
-            nested[name] = compiled
+            compiled = _compile(hints[field.name], key, seen, converted)
+        if compiled.types is None:
+            scope[f"_c{n}"] = compiled.check
+            bad = f"not _c{n}(x)"
+        elif len(compiled.types) == 1:
+            (scope[f"_t{n}"],) = compiled.types
+            bad = f"type(x) is not _t{n}"
+        else:
+            scope[f"_t{n}"] = compiled.types
+            bad = f"type(x) not in _t{n}"
+        if field.default is attrs.NOTHING:
+            lines += [f"    if {name!r} not in v:", "        return False", f"    x = v[{name!r}]"]
+            absent = "x is not None and " if compiled.nullable else ""
+        elif compiled.nullable:
+            lines.append(f"    x = v.get({name!r})")
+            absent = "x is not None and "
+        else:
+            lines.append(f"    x = v.get({name!r}, _M)")
+            absent = "x is not _M and "
+        lines += [f"    if {absent}{bad}:", "        return False"]
+    lines.append("    return True")
+    exec("\n".join(lines), scope)  # noqa: S102 - built from field names and types only
+    check: PlainCheck = scope["check"]
+    seen[cls] = check
     return check
 
 
 def _compile(
     tp: Any,
     key: Callable[[str], str],
-    seen: dict[type[Any], PlainCheck],
-    converted: Mapping[tuple[type[Any], str], frozenset[type]],
+    seen: dict[type[Any], PlainCheck | None],
+    converted: Converted,
 ) -> _Field:
     scalar = _SCALARS.get(tp)
     if scalar is not None:
-        return scalar
+        return _Field(scalar, None, False)
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
         args = typing.get_args(tp)
-        optional = _NONE in args
         parts = [_compile(a, key, seen, converted) for a in args if a is not _NONE]
-        if all(isinstance(p, frozenset) for p in parts):
-            allowed = frozenset().union(*parts)  # type: ignore[arg-type]
-            return allowed | {_NONE} if optional else allowed
+        nullable = _NONE in args or any(p.nullable for p in parts)
+        if all(p.types is not None for p in parts):
+            return _Field(frozenset().union(*(p.types or () for p in parts)), None, nullable)
         if len(parts) != 1:
             raise TypeError(f"no plain check for {tp!r}")
-        inner = parts[0]
-        assert not isinstance(inner, frozenset)
-        return (lambda v: v is None or inner(v)) if optional else inner
+        return _Field(None, parts[0].check, nullable)
     if origin is list:
         (item_type,) = typing.get_args(tp)
-        item = _compile(item_type, key, seen, converted)
-        if isinstance(item, frozenset):
-            return lambda v: type(v) is list and all(type(i) in item for i in v)
-        return lambda v: type(v) is list and all(item(i) for i in v)
+        return _Field(None, _list_check(_compile(item_type, key, seen, converted)), False)
     if origin is dict and typing.get_args(tp) == (str, str):
-        return lambda v: (
-            type(v) is dict and all(type(k) is str and type(i) is str for k, i in v.items())
-        )
+        return _Field(None, _str_dict, False)
     if attrs.has(tp):
-        return _class_check(tp, key, seen, converted)
+        return _Field(None, _class_check(tp, key, seen, converted), False)
     raise TypeError(f"no plain check for {tp!r}")
+
+
+def _list_check(item: _Field) -> PlainCheck:
+    if item.types is not None:
+        allowed = item.types | {_NONE} if item.nullable else item.types
+        return lambda v: type(v) is list and all(type(i) in allowed for i in v)
+    check = item.check
+    assert check is not None
+    if item.nullable:
+        return lambda v: type(v) is list and all(i is None or check(i) for i in v)
+    return lambda v: type(v) is list and all(map(check, v))
+
+
+def _str_dict(value: Any) -> bool:
+    return type(value) is dict and all(type(k) is str and type(i) is str for k, i in value.items())

@@ -8,6 +8,7 @@ the same way whichever API is configured.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from ...models import (
     Message,
     MessageKind,
     MessageStatus,
+    build_message,
 )
 from ._common import decode
 from .admin_rest import AdminRestAPI
@@ -65,11 +67,18 @@ class Row:
 
 def bare(jid: str | None) -> str:
     """The bare, lower-cased form of a JID string from the server."""
-    return (jid or "").split("/", 1)[0].lower()
+    return _bare(jid) if jid else ""
 
 
-def _address(jid: str | None) -> tuple[Address, ...]:
-    return (Address(jid, AddressKind.JID),) if jid else ()
+# Cached: an archive names the same few JIDs on every message.
+@functools.lru_cache(maxsize=512)
+def _bare(jid: str) -> str:
+    return jid.split("/", 1)[0].lower()
+
+
+@functools.lru_cache(maxsize=512)
+def _jid_address(jid: str) -> Address:
+    return Address(jid, AddressKind.JID)
 
 
 class Backend(Protocol):
@@ -94,29 +103,29 @@ class Backend(Protocol):
 
 
 def _message(
-    owner: Jid,
-    *,
     id: str,
     peer: str | None,
     sender: str | None,
     recipient: str | None,
     created_at: datetime,
     text: str | None,
+    outbound: bool,
     raw: Any,
 ) -> Message:
-    outbound = bare(sender) == owner.key
-    return Message(
-        id=id,
-        session_id=peer or "",
-        provider=PROVIDER,
-        created_at=created_at,
-        direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
-        sender=Address(sender, AddressKind.JID) if sender else None,
-        recipients=_address(recipient),
-        text=text or "",
-        status=MessageStatus.SENT if outbound else MessageStatus.RECEIVED,
-        kind=MessageKind.CHAT,
-        raw=raw,
+    # Every field in Message's order, filled straight into the slots.
+    return build_message(
+        id,
+        peer or "",
+        PROVIDER,
+        created_at,
+        Direction.OUTBOUND if outbound else Direction.INBOUND,
+        _jid_address(sender) if sender else None,
+        (_jid_address(recipient),) if recipient else (),
+        text or "",
+        (),
+        MessageStatus.SENT if outbound else MessageStatus.RECEIVED,
+        MessageKind.CHAT,
+        raw,
     )
 
 
@@ -197,17 +206,18 @@ class AdminRestBackend:
         raw: AdminMessage | LazyRaw[AdminMessage],
         peer: Jid | None,
     ) -> Row:
-        outbound = bare(sender) == self.owner.key
-        other = peer.key if peer is not None else (None if outbound else bare(sender))
+        sender_bare = bare(sender)
+        outbound = sender_bare == self.owner.key
+        other = peer.key if peer is not None else (None if outbound else sender_bare)
         message = _message(
-            self.owner,
-            id=message_id or f"{stamp}:{sender}",
-            peer=other,
-            sender=sender,
-            recipient=other if outbound else self.owner.bare,
-            created_at=created,
-            text=body,
-            raw=raw,
+            message_id or f"{stamp}:{sender}",
+            other,
+            sender,
+            other if outbound else self.owner.bare,
+            created,
+            body,
+            outbound,
+            raw,
         )
         return Row((message_id, stamp, sender, body), stamp, other, message)
 
@@ -275,14 +285,14 @@ class ClientRestBackend:
         outbound = bare(sender) == self.owner.key
         other = bare(to if outbound else sender)
         message = _message(
-            self.owner,
-            id=message_id or f"{stamp}:{sender}",
-            peer=other,
-            sender=sender,
-            recipient=to,
-            created_at=created,
-            text=body,
-            raw=raw,
+            message_id or f"{stamp}:{sender}",
+            other,
+            sender,
+            to,
+            created,
+            body,
+            outbound,
+            raw,
         )
         return Row((message_id, stamp, sender, to, body), stamp, other, message)
 
@@ -367,14 +377,14 @@ class GraphQLBackend:
         to = None if element is None else element.get("to")
         other = bare(to if outbound else sender) or None
         message = _message(
-            self.owner,
-            id=stanza_id or f"{stamp}:{sender}",
-            peer=other,
-            sender=sender,
-            recipient=to,
-            created_at=created,
-            text=stanza_body(element),
-            raw=raw,
+            stanza_id or f"{stamp}:{sender}",
+            other,
+            sender,
+            to,
+            created,
+            stanza_body(element),
+            outbound,
+            raw,
         )
         key = stanza_id or (stamp, sender, stanza)
         return Row(key, stamp, other, message)

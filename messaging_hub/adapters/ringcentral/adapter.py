@@ -25,6 +25,7 @@ createInternalTextMessage ``send_internal_message``, createFaxMessage
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -49,6 +50,7 @@ from ...models import (
     Outgoing,
     Receipt,
     Session,
+    build_message,
 )
 from ...phones import is_e164, options_phone, options_region
 from ...secret import Secret
@@ -253,6 +255,7 @@ _KINDS = {
     "VoiceMail": MessageKind.VOICEMAIL,
 }
 _DIRECTIONS = {"Inbound": Direction.INBOUND, "Outbound": Direction.OUTBOUND}
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def _party(info: wire.CallerInfo | None) -> Address | None:
@@ -261,6 +264,9 @@ def _party(info: wire.CallerInfo | None) -> Address | None:
     return _party_of(info.phone_number, info.extension_number, info.extension_id)
 
 
+# Cached: a conversation names the same few parties on every message
+# (addresses are immutable, so one object serves them all).
+@functools.lru_cache(maxsize=512)
 def _party_of(
     phone_number: str | None, extension_number: str | None, extension_id: str | None
 ) -> Address | None:
@@ -387,19 +393,20 @@ def message_from_record(item: dict[str, Any]) -> Message:
         number = get("conversationId")
         session_id = "" if number is None else str(number)
     direction = get("direction")
-    return Message(
-        id=str(item["id"]),
-        session_id=session_id,
-        provider=PROVIDER,
-        created_at=_time(get("creationTime")) or datetime.fromtimestamp(0, UTC),
-        direction=_DIRECTIONS.get(direction or "", Direction.UNKNOWN),
-        sender=_record_party(get("from")),
-        recipients=recipients,
-        text=(get("subject") or "") if type_ != "Fax" else (get("coverPageText") or ""),
-        attachments=attachments,
-        status=_status_of(get("availability"), direction, get("readStatus"), get("messageStatus")),
-        kind=_kind_of(type_, (a.get("type") for a in files)),
-        raw=LazyRaw(item, wire.structure_message_info),
+    # Every field in Message's order, filled straight into the slots.
+    return build_message(
+        str(item["id"]),
+        session_id,
+        PROVIDER,
+        _time(get("creationTime")) or _EPOCH,
+        _DIRECTIONS.get(direction or "", Direction.UNKNOWN),
+        _record_party(get("from")),
+        recipients,
+        (get("subject") or "") if type_ != "Fax" else (get("coverPageText") or ""),
+        attachments,
+        _status_of(get("availability"), direction, get("readStatus"), get("messageStatus")),
+        _kind_of(type_, (a.get("type") for a in files)),
+        LazyRaw(item, wire.structure_message_info),
     )
 
 

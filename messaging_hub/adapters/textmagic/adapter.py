@@ -84,6 +84,7 @@ from ...models import (
     Outgoing,
     Receipt,
     Session,
+    build_message,
     has_control_characters,
 )
 from ...pagination import check_page_echo, walk_pages
@@ -237,8 +238,13 @@ def _ref(value: object, field: str = "session_id") -> _Ref:
 
 
 def _party(value: str | None) -> Address | None:
-    if not value:
-        return None
+    return _sender_or_number(value) if value else None
+
+
+# Cached: a session names the same few parties on every message (addresses
+# are immutable, so one object serves them all).
+@functools.lru_cache(maxsize=512)
+def _sender_or_number(value: str) -> Address:
     digits = value.lstrip("+")
     if _DIGITS.match(digits) and not digits.startswith("0"):
         return Address("+" + digits, AddressKind.PHONE)
@@ -649,18 +655,20 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
             )
         receiver = _party(get("receiver") or get("phone"))
         status = get("status")
-        return Message(
-            id=str(item["id"]),
-            session_id=session_id or str(get("sessionId") or ""),
-            provider=PROVIDER,
-            created_at=created,
-            direction=Direction.OUTBOUND,
-            sender=_party(get("sender") or get("fromNumber")),
-            recipients=(receiver,) if receiver else (),
-            text=get("text") or "",
-            status=_STATUSES.get(status or "", MessageStatus.UNKNOWN),
-            kind=MessageKind.SMS if get("charsetLabel") != "Voice" else MessageKind.OTHER,
-            raw=LazyRaw(item, _structure_message_out),
+        # Every field in Message's order, filled straight into the slots.
+        return build_message(
+            str(item["id"]),
+            session_id or str(get("sessionId") or ""),
+            PROVIDER,
+            created,
+            Direction.OUTBOUND,
+            _party(get("sender") or get("fromNumber")),
+            (receiver,) if receiver else (),
+            get("text") or "",
+            (),
+            _STATUSES.get(status or "", MessageStatus.UNKNOWN),
+            MessageKind.SMS if get("charsetLabel") != "Voice" else MessageKind.OTHER,
+            LazyRaw(item, _structure_message_out),
         )
 
     def to_message(self, item: wire.MessageOut, session_id: str | None = None) -> Message:
