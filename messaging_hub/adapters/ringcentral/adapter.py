@@ -369,24 +369,28 @@ def to_message(item: wire.MessageInfo) -> Message:
 
 
 def message_from_record(item: dict[str, Any]) -> Message:
-    """:func:`to_message` of a plain ``MessageInfo`` record (one that
-    ``wire.plain_message_info`` accepts), read from the decoded JSON itself;
+    """:func:`to_message` of a plain ``MessageInfo`` record (of a page that
+    ``wire.plain_message_list`` accepts), read from the decoded JSON itself;
     ``raw`` becomes the ``MessageInfo`` on first read."""
     get = item.get
     type_ = get("type")
-    files = get("attachments") or ()
-    attachments = tuple(
-        Attachment.received(
-            a.get("contentType"),
-            filename=a.get("fileName") or a.get("filename"),
-            size=a.get("size"),
-            url=a.get("uri"),
-            id=str(a["id"]),
+    attachments: tuple[Attachment, ...] = ()
+    types: list[str | None] = []
+    files = get("attachments")
+    if files:
+        types = [a.get("type") for a in files]
+        attachments = tuple(
+            Attachment.received(
+                a.get("contentType"),
+                filename=a.get("fileName") or a.get("filename"),
+                size=a.get("size"),
+                url=a.get("uri"),
+                id=str(a["id"]),
+            )
+            for a, kind in zip(files, types, strict=True)
+            if kind != "Text"  # the SMS/pager body itself; its text is the subject
         )
-        for a in files
-        if a.get("type") != "Text"
-    )
-    recipients = tuple(p for p in (_record_party(r) for r in get("to") or ()) if p is not None)
+    recipients = tuple([p for r in get("to") or () if (p := _record_party(r)) is not None])
     conversation = get("conversation")
     session_id = conversation.get("id") if conversation is not None else None
     if not session_id:
@@ -405,7 +409,7 @@ def message_from_record(item: dict[str, Any]) -> Message:
         (get("subject") or "") if type_ != "Fax" else (get("coverPageText") or ""),
         attachments,
         _status_of(get("availability"), direction, get("readStatus"), get("messageStatus")),
-        _kind_of(type_, (a.get("type") for a in files)),
+        _kind_of(type_, types),
         LazyRaw(item, wire.structure_message_info),
     )
 
