@@ -351,20 +351,21 @@ def to_message(item: wire.MessageInfo) -> Message:
         for a in item.attachments
         if a.type != "Text"  # the SMS/pager body itself; its text is the subject
     )
-    recipients = tuple(p for p in (_party(r) for r in item.to) if p is not None)
-    return Message(
-        id=str(item.id),
-        session_id=item.conversation_key or "",
-        provider=PROVIDER,
-        created_at=_time(item.creation_time) or datetime.fromtimestamp(0, UTC),
-        direction=_DIRECTIONS.get(item.direction or "", Direction.UNKNOWN),
-        sender=_party(item.from_),
-        recipients=recipients,
-        text=(item.subject or "") if item.type != "Fax" else (item.cover_page_text or ""),
-        attachments=attachments,
-        status=_status(item),
-        kind=_kind(item),
-        raw=item,
+    recipients = tuple([p for r in item.to if (p := _party(r)) is not None])
+    return _message_of(
+        item.id,
+        item.conversation_key or "",
+        item.creation_time,
+        item.direction,
+        _party(item.from_),
+        recipients,
+        item.type,
+        item.subject,
+        item.cover_page_text,
+        attachments,
+        [a.type for a in item.attachments],
+        _status(item),
+        item,
     )
 
 
@@ -373,7 +374,6 @@ def message_from_record(item: dict[str, Any]) -> Message:
     ``wire.plain_message_list`` accepts), read from the decoded JSON itself;
     ``raw`` becomes the ``MessageInfo`` on first read."""
     get = item.get
-    type_ = get("type")
     attachments: tuple[Attachment, ...] = ()
     types: list[str | None] = []
     files = get("attachments")
@@ -391,26 +391,60 @@ def message_from_record(item: dict[str, Any]) -> Message:
             if kind != "Text"  # the SMS/pager body itself; its text is the subject
         )
     recipients = tuple([p for r in get("to") or () if (p := _record_party(r)) is not None])
+    # conversation_key: the conversation's id string, else conversationId's digits.
     conversation = get("conversation")
     session_id = conversation.get("id") if conversation is not None else None
     if not session_id:
         number = get("conversationId")
         session_id = "" if number is None else str(number)
     direction = get("direction")
-    # Every field in Message's order, filled straight into the slots.
-    return build_message(
-        str(item["id"]),
+    return _message_of(
+        item["id"],
         session_id,
-        PROVIDER,
-        _time(get("creationTime")) or _EPOCH,
-        _DIRECTIONS.get(direction or "", Direction.UNKNOWN),
+        get("creationTime"),
+        direction,
         _record_party(get("from")),
         recipients,
-        (get("subject") or "") if type_ != "Fax" else (get("coverPageText") or ""),
+        get("type"),
+        get("subject"),
+        get("coverPageText"),
         attachments,
+        types,
         _status_of(get("availability"), direction, get("readStatus"), get("messageStatus")),
-        _kind_of(type_, types),
         LazyRaw(item, wire.structure_message_info),
+    )
+
+
+def _message_of(
+    message_id: int,
+    session_id: str,
+    creation_time: str | None,
+    direction: str | None,
+    sender: Address | None,
+    recipients: tuple[Address, ...],
+    type_: str | None,
+    subject: str | None,
+    cover_page_text: str | None,
+    attachments: tuple[Attachment, ...],
+    attachment_types: list[str | None],
+    status: MessageStatus,
+    raw: wire.MessageInfo | LazyRaw[wire.MessageInfo],
+) -> Message:
+    """The shared :class:`Message` of a ``MessageInfo``'s values."""
+    # Every field in Message's order, filled straight into the slots.
+    return build_message(
+        str(message_id),
+        session_id,
+        PROVIDER,
+        _time(creation_time) or _EPOCH,
+        _DIRECTIONS.get(direction or "", Direction.UNKNOWN),
+        sender,
+        recipients,
+        (subject or "") if type_ != "Fax" else (cover_page_text or ""),
+        attachments,
+        status,
+        _kind_of(type_, attachment_types),
+        raw,
     )
 
 
@@ -701,7 +735,7 @@ class RingCentralAdapter(Adapter[RingCentralAPI]):
         # Plain JSON records are mapped as they are; the others were read
         # by the converter (it converted their odd values).
         async for item in self.native._history_records(per_page=per_page, **filters):
-            yield message_from_record(item) if type(item) is dict else to_message(item)  # type: ignore[arg-type]
+            yield message_from_record(item) if isinstance(item, dict) else to_message(item)
 
     # -- delete ---------------------------------------------------------------
     async def _delete(self, target: str | Session | Message) -> None:

@@ -636,62 +636,40 @@ class TextMagicAdapter(Adapter[TextMagicAPI]):
         # by the converter (it converted their odd values).
         from_record = self._message_from_record
         async for item in source:
-            if type(item) is dict:
+            if isinstance(item, dict):
                 yield from_record(item, session_id)
             else:
-                yield self.to_message(item, session_id)  # type: ignore[arg-type]
+                yield self.to_message(item, session_id)
 
     def _message_from_record(self, item: dict[str, Any], session_id: str) -> Message:
         """:meth:`to_message` of a plain ``MessageOut`` record (see
         ``wire.plain_message_page``), read from the decoded JSON itself;
         ``raw`` becomes the ``MessageOut`` on first read."""
         get = item.get
-        when = get("messageTime")
-        created = _time(when)
-        if created is None:
-            raise MalformedResponse(
-                f"message {item['id']} has no readable messageTime ({when!r})",
-                provider=PROVIDER,
-            )
-        receiver = _party(get("receiver") or get("phone"))
-        status = get("status")
-        # Every field in Message's order, filled straight into the slots.
-        return build_message(
-            str(item["id"]),
+        return _message_of(
+            item["id"],
+            get("messageTime"),
             session_id or str(get("sessionId") or ""),
-            PROVIDER,
-            created,
-            Direction.OUTBOUND,
-            _party(get("sender") or get("fromNumber")),
-            (receiver,) if receiver else (),
-            get("text") or "",
-            (),
-            _STATUSES.get(status or "", MessageStatus.UNKNOWN),
-            MessageKind.SMS if get("charsetLabel") != "Voice" else MessageKind.OTHER,
+            get("sender") or get("fromNumber"),
+            get("receiver") or get("phone"),
+            get("text"),
+            get("status"),
+            get("charsetLabel"),
             LazyRaw(item, _structure_message_out),
         )
 
     def to_message(self, item: wire.MessageOut, session_id: str | None = None) -> Message:
         """A shared :class:`Message` from a wire ``MessageOut`` (always outbound)."""
-        created = _time(item.message_time)
-        if created is None:
-            raise MalformedResponse(
-                f"message {item.id} has no readable messageTime ({item.message_time!r})",
-                provider=PROVIDER,
-            )
-        receiver = _party(item.receiver or item.phone)
-        return Message(
-            id=str(item.id),
-            session_id=session_id or str(item.session_id or ""),
-            provider=PROVIDER,
-            created_at=created,
-            direction=Direction.OUTBOUND,
-            sender=_party(item.sender or item.from_number),
-            recipients=(receiver,) if receiver else (),
-            text=item.text or "",
-            status=_STATUSES.get(item.status or "", MessageStatus.UNKNOWN),
-            kind=MessageKind.SMS if item.charset_label != "Voice" else MessageKind.OTHER,
-            raw=item,
+        return _message_of(
+            item.id,
+            item.message_time,
+            session_id or str(item.session_id or ""),
+            item.sender or item.from_number,
+            item.receiver or item.phone,
+            item.text,
+            item.status,
+            item.charset_label,
+            item,
         )
 
     # -- delete -------------------------------------------------------------------
@@ -745,6 +723,42 @@ def _session_id(item: wire.MessageSession) -> int:
 
 def _message_id(item: dict[str, Any] | wire.MessageOut) -> Any:
     return item["id"] if isinstance(item, dict) else item.id
+
+
+def _message_of(
+    message_id: int,
+    message_time: str | None,
+    session_id: str,
+    sender: str | None,
+    receiver: str | None,
+    text: str | None,
+    status: str | None,
+    charset_label: str | None,
+    raw: wire.MessageOut | LazyRaw[wire.MessageOut],
+) -> Message:
+    """The shared :class:`Message` of a ``MessageOut``'s values (always outbound)."""
+    created = _time(message_time)
+    if created is None:
+        raise MalformedResponse(
+            f"message {message_id} has no readable messageTime ({message_time!r})",
+            provider=PROVIDER,
+        )
+    to = _party(receiver)
+    # Every field in Message's order, filled straight into the slots.
+    return build_message(
+        str(message_id),
+        session_id,
+        PROVIDER,
+        created,
+        Direction.OUTBOUND,
+        _party(sender),
+        (to,) if to else (),
+        text or "",
+        (),
+        _STATUSES.get(status or "", MessageStatus.UNKNOWN),
+        MessageKind.SMS if charset_label != "Voice" else MessageKind.OTHER,
+        raw,
+    )
 
 
 def _structure_message_out(item: Any) -> wire.MessageOut:
