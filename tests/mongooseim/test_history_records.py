@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import attrs
 import pytest
 
 import messaging_hub as mh
@@ -31,6 +30,7 @@ from messaging_hub.adapters.mongooseim.wire import (
 )
 from messaging_hub.testing.mongooseim import Api, FakeMongooseIM
 
+from .._models import message_fields
 from ._helpers import native_read
 
 pytestmark = pytest.mark.anyio
@@ -99,10 +99,6 @@ def _plain_check(api: Api) -> Any:
     }[api]
 
 
-def _fields(message: mh.Message) -> dict[str, Any]:
-    return {**attrs.asdict(message, recurse=False), "raw": message.raw}
-
-
 APIS: list[Api] = ["admin-rest", "client-rest", "graphql"]
 
 
@@ -124,7 +120,7 @@ async def test_history_matches_the_typed_read(api: Api, shape: str) -> None:
         got = [m async for m in client.history(PEER)]
         expected = [row.message for row in reversed(_typed_rows(client, api, answer))]
         assert len(got) == len(expected) >= 3
-        assert [_fields(m) for m in got] == [_fields(m) for m in expected]
+        assert [message_fields(m) for m in got] == [message_fields(m) for m in expected]
 
 
 def _refused(api: Api, owner: str) -> list[Any]:

@@ -19,6 +19,8 @@ from messaging_hub.adapters.netsapiens import NetSapiensAdapter
 from messaging_hub.adapters.netsapiens.wire import Message, converter
 from messaging_hub.testing import FakeNetSapiens
 
+from .._models import message_fields
+
 pytestmark = pytest.mark.anyio
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -60,10 +62,6 @@ def _pages() -> list[tuple[str, list[dict[str, Any]]]]:
     return [*pages, ("odd", ODD_RECORDS)]
 
 
-def _fields(message: mh.Message) -> dict[str, Any]:
-    return {**attrs.asdict(message, recurse=False), "raw": message.raw}
-
-
 @pytest.mark.parametrize(("name", "page"), _pages(), ids=lambda v: v if isinstance(v, str) else "")
 @pytest.mark.parametrize("bom", [False, True], ids=["as-sent", "with-bom"])
 async def test_history_matches_the_typed_read(
@@ -84,10 +82,10 @@ async def test_history_matches_the_typed_read(
         fake.fail(status=200, body=body, method="GET", path=r"/messages$")
         got = [m async for m in client.history(sid)]
         expected = [client.to_message(m, sid) for m in converter.structure(page, list[Message])]
-        assert [_fields(m) for m in got] == [_fields(m) for m in expected]
+        assert [message_fields(m) for m in got] == [message_fields(m) for m in expected]
         # The dict mapping on its own, record by record.
-        assert [_fields(client._message_from_record(r, sid)) for r in page] == [
-            _fields(m) for m in expected
+        assert [message_fields(client._message_from_record(r, sid)) for r in page] == [
+            message_fields(m) for m in expected
         ]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import attrs
 import pytest
 
 import messaging_hub as mh
@@ -21,6 +20,7 @@ from messaging_hub.adapters.ringcentral.adapter import message_from_record, to_m
 from messaging_hub.adapters.ringcentral.wire import MessageList, converter, plain_message_list
 from messaging_hub.testing.ringcentral import FakeRingCentral
 
+from .._models import message_fields
 from .._spec import SPECS
 
 pytestmark = pytest.mark.anyio
@@ -97,10 +97,6 @@ def _pages() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _fields(message: mh.Message) -> dict[str, Any]:
-    return {**attrs.asdict(message, recurse=False), "raw": message.raw}
-
-
 @pytest.mark.parametrize(("name", "page"), _pages(), ids=lambda v: v if isinstance(v, str) else "")
 async def test_history_matches_the_typed_read(
     fake: FakeRingCentral, client: RingCentralAdapter, name: str, page: dict[str, Any]
@@ -110,10 +106,10 @@ async def test_history_matches_the_typed_read(
     got = [m async for m in client.history("4178398077955743750")]
     expected = [to_message(m) for m in converter.structure(page, MessageList).records]
     assert len(got) == len(page["records"])
-    assert [_fields(m) for m in got] == [_fields(m) for m in expected]
+    assert [message_fields(m) for m in got] == [message_fields(m) for m in expected]
     if plain_message_list(page):  # the record mapping on its own
         mapped = [message_from_record(r) for r in page["records"]]
-        assert [_fields(m) for m in mapped] == [_fields(m) for m in expected]
+        assert [message_fields(m) for m in mapped] == [message_fields(m) for m in expected]
 
 
 async def test_a_page_the_converter_refuses_fails_as_before(

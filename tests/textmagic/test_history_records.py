@@ -13,7 +13,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import pytest
 
 import messaging_hub as mh
@@ -21,6 +20,7 @@ from messaging_hub.adapters.textmagic import TextMagicAdapter
 from messaging_hub.adapters.textmagic.wire import MessagePage, converter, plain_message_page
 from messaging_hub.testing.textmagic import FakeTextMagic
 
+from .._models import message_fields
 from .._spec import SPECS
 
 pytestmark = pytest.mark.anyio
@@ -65,10 +65,6 @@ def _pages() -> list[tuple[str, dict[str, Any]]]:
     return pages
 
 
-def _fields(message: mh.Message) -> dict[str, Any]:
-    return {**attrs.asdict(message, recurse=False), "raw": message.raw}
-
-
 @pytest.mark.parametrize(("name", "page"), _pages(), ids=lambda v: v if isinstance(v, str) else "")
 async def test_history_matches_the_typed_read(
     fake: FakeTextMagic, client: TextMagicAdapter, name: str, page: dict[str, Any]
@@ -80,7 +76,7 @@ async def test_history_matches_the_typed_read(
     structured = converter.structure(page, MessagePage).resources
     expected = [client.to_message(m, sid) for m in structured]
     assert len(got) == len(page["resources"])
-    assert [_fields(m) for m in got] == [_fields(m) for m in expected]
+    assert [message_fields(m) for m in got] == [message_fields(m) for m in expected]
 
 
 @pytest.mark.parametrize("plain", [True, False], ids=["plain", "typed"])
