@@ -129,7 +129,10 @@ def _serve(conn: Connection, target: Target, history_sizes: Sequence[int]) -> No
                         )
                     else:
                         peer = f"peer{size}@localhost"
-                        fake.seed_conversation(fake.owner, peer, size)
+                        # Whole seconds, so REST's rounded stamps stay one per message
+                        # (the raw walk pages by "older than the oldest read").
+                        end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+                        fake.seed_conversation(fake.owner, peer, size, end=end)
                         sessions[size] = peer
                 info["sessions"] = sessions
             conn.send((fake.config, info))
@@ -467,9 +470,9 @@ async def _raw_history(
     while True:
         if api == "graphql":
             query = (
-                "query Last($with: JID, $limit: PosInt, $before: DateTime) { stanza { getLastMessages("
-                "with: $with, limit: $limit, before: $before) { stanzas { sender timestamp "
-                "stanza_id stanza } limit } } }"
+                "query Last($with: JID, $limit: PosInt, $before: DateTime) { stanza { "
+                "getLastMessages(with: $with, limit: $limit, before: $before) "
+                "{ stanzas { sender timestamp stanza_id stanza } limit } } }"
             )
             variables = {"with": sid, "limit": 50, "before": before}
             async with http.post(base, json={"query": query, "variables": variables}) as resp:
