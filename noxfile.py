@@ -22,6 +22,9 @@ _WITHOUT_FAST_TESTS = [
     "tests/unit/test_transport.py",
     "tests/netsapiens",
     "tests/hardening",
+    "tests/ringcentral/test_history_records.py",
+    "tests/textmagic/test_history_records.py",
+    "tests/mongooseim/test_history_records.py",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
