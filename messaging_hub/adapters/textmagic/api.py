@@ -10,14 +10,14 @@ so it is refused here, before any I/O).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import attrs
 from multidict import CIMultiDictProxy
 
 from ...errors import InvalidRequest
-from ...transport import ErrorInfo, Transport, path
+from ...transport import ErrorInfo, Response, Transport, path
 from ...transport.body import loads_or_none
 from .wire import (
     BulkPage,
@@ -304,12 +304,24 @@ class TextMagicAPI:
         include_deleted: bool | None = None,
     ) -> MessagePage:
         """One page of a session's messages (``GET /api/v2/sessions/{id}/messages``)."""
+        response = await self._session_messages(id, page, limit, statuses, include_deleted)
+        return response.decode(converter, MessagePage)
+
+    def _session_messages(
+        self,
+        id: int | str,
+        page: int | None,
+        limit: int | None,
+        statuses: str | Iterable[str] | None,
+        include_deleted: bool | None,
+    ) -> Awaitable[Response]:
+        """The answer of :meth:`get_messages_by_session_id`, undecoded."""
         url = path("/api/v2/sessions/{id}/messages", id=check_id(id, "session_id"))
         params = _page_args(page, limit) | {
             "statuses": _statuses(statuses),
             "includeDeleted": _flag(include_deleted),
         }
-        return await self._get(url, MessagePage, params)
+        return self.transport.request("GET", url, params=params)
 
     async def _session_message_records(
         self,
@@ -324,12 +336,7 @@ class TextMagicAPI:
         messages as the decoded JSON objects when ``plain_message_page``
         accepts the page (the walk maps them itself), else as the converter
         reads them (with its errors); and the page's ``page`` and ``pageCount``."""
-        url = path("/api/v2/sessions/{id}/messages", id=check_id(id, "session_id"))
-        params = _page_args(page, limit) | {
-            "statuses": _statuses(statuses),
-            "includeDeleted": _flag(include_deleted),
-        }
-        response = await self.transport.request("GET", url, params=params)
+        response = await self._session_messages(id, page, limit, statuses, include_deleted)
         data = response.json()
         if plain_message_page(data):
             return data["resources"], data["page"], data["pageCount"]
