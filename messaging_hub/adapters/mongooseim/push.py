@@ -56,7 +56,7 @@ from ...transport.body import loads_or_none
 from ...transport.http import error_for_status
 from .backends import ClientRestBackend, GraphQLBackend, Row
 from .errors import raise_graphql_errors, typed
-from .wire import EPOCH, ClientMessage, StanzaMap, converter, stanza_element
+from .wire import EPOCH, ClientMessage, StanzaMap, converter, stanza_body, stanza_element
 
 if TYPE_CHECKING:
     from .adapter import MongooseIMAdapter
@@ -444,7 +444,7 @@ def _archivable(item: StanzaMap) -> bool:
     element = stanza_element(item.stanza)
     if element is None or element.tag != "message":
         return False
-    return element.get("type", "normal") in ("chat", "normal") and item.body is not None
+    return element.get("type", "normal") in ("chat", "normal") and stanza_body(element) is not None
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

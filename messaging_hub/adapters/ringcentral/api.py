@@ -228,10 +228,6 @@ def _record_id(record: dict[str, Any] | MessageInfo) -> Any:
     return record["id"] if isinstance(record, dict) else record.id
 
 
-def _message_id(record: MessageInfo) -> int:
-    return record.id
-
-
 async def _walk_listings(
     read: Callable[[int], Awaitable[tuple[list[_T], MessageList]]],
     key: Callable[[_T], Hashable],
@@ -670,7 +666,7 @@ class RingCentralAPI:
             listing = await self.list_messages(page=page, per_page=per_page, **filters)
             return listing.records, listing
 
-        async for record in _walk_listings(read, _message_id):
+        async for record in _walk_listings(read, _record_id):
             yield record
 
     def _history_records(
