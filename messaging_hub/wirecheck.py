@@ -166,7 +166,7 @@ def _list_check(item: _Field) -> PlainCheck:
     assert check is not None
     if item.nullable:
         return lambda v: type(v) is list and all(i is None or check(i) for i in v)
-    return lambda v: type(v) is list and all(map(check, v))
+    return list_of(check)
 
 
 def _str_dict(value: Any) -> bool:
